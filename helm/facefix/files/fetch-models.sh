@@ -25,11 +25,24 @@ if [ "$mode" = fetch ] && [ -d "${BAKED_DIR:-}" ]; then
     cp -R "$BAKED_DIR/." "$dir/"
 fi
 
+# Next to each verified file, FILE.sha256 records its digest (sha256sum format): the
+# manifest publishes none for upstream restorers, and the worker checks this pin instead.
+pin() { # FILE SHA256
+    printf '%s  %s\n' "$2" "$(basename "$1")" >"$1.sha256.tmp" && mv -f "$1.sha256.tmp" "$1.sha256"
+}
+
 while read -r sum file url; do
     case "$sum" in '' | '#'*) continue ;; esac
+    case "$file" in /* | *..*)
+        echo "error   $file: model files must be relative paths inside $dir" >&2
+        failed=1
+        continue
+        ;;
+    esac
     target="$dir/$file"
     if matches "$target" "$sum"; then
         echo "ok      $file (sha256 matches)"
+        [ "$mode" != fetch ] || pin "$target" "$sum"
         continue
     fi
     if [ "$mode" != fetch ]; then
@@ -38,6 +51,7 @@ while read -r sum file url; do
         continue
     fi
     echo "fetch   $file from $url"
+    mkdir -p "$(dirname "$target")"
     # A per-pod temporary name: workers sharing one RWX volume never write the same file.
     part="$target.part.$(hostname)"
     if ! curl -fsSL --retry 5 --retry-delay 5 --connect-timeout 20 -o "$part" "$url"; then
@@ -48,6 +62,7 @@ while read -r sum file url; do
     fi
     if matches "$part" "$sum"; then
         mv -f "$part" "$target" # atomic on one filesystem: readers never see a partial file
+        pin "$target" "$sum"
         echo "ok      $file (downloaded, sha256 matches)"
     else
         echo "error   $file from $url has sha256 $(sha256sum "$part" | cut -d' ' -f1), expected $sum" >&2
