@@ -825,6 +825,21 @@ print(v or "")
 PY
 }
 
+# `helm template` does not render NOTES.txt, and `helm install --dry-run` needs a cluster:
+# a copy of the chart renders it through `tpl` into a ConfigMap instead, so a broken
+# NOTES.txt (which would fail a real install at its very end) is caught here.
+NOTES_CHART="$WORK/notes-chart"
+cp -r "$CHART" "$NOTES_CHART"
+cp "$CHART/templates/NOTES.txt" "$NOTES_CHART/files/notes.tpl"
+cat >"$NOTES_CHART/templates/zz-notes.yaml" <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: rendered-notes
+data:
+  notes: {{ tpl (.Files.Get "files/notes.tpl") . | toJson }}
+YAML
+
 render_and_validate() { # LABEL [VALUES_FILE]
     local label=$1 values=${2:-}
     local args=(--kube-version "$K8S_VERSION")
@@ -832,6 +847,7 @@ render_and_validate() { # LABEL [VALUES_FILE]
     local out="$WORK/rendered-$label.yaml"
     check "helm lint ($label)" "$HELM" lint --strict "$CHART" "${args[@]}"
     check "helm template ($label)" bash -c '"$@" > "'"$out"'"' _ "$HELM" template facefix "$CHART" --namespace facefix "${args[@]}"
+    check "NOTES.txt renders ($label)" "$HELM" template facefix "$NOTES_CHART" --namespace facefix "${args[@]}" --show-only templates/zz-notes.yaml
     [[ -s "$out" ]] || return 0
     check "kubernetes-validate --strict $K8S_VERSION ($label)" \
         "$VENV/bin/kubernetes-validate" --kubernetes-version "$K8S_VERSION" --strict --quiet --no-warn "$out"
