@@ -793,6 +793,45 @@ def check_env():
     finish()
 
 
+# --------------------------------------------------------------------------------------
+# values.yaml: every value documented (Bitnami's `## @param path description`)
+
+
+def check_values_docs(path):
+    with open(path) as f:
+        text = f.read()
+    values = yaml.safe_load(text)
+    documented = {}
+    for m in re.finditer(r"^\s*## @param (\S+)(.*)$", text, re.M):
+        documented[m.group(1)] = m.group(2).strip()
+
+    def leaves(node, prefix):
+        if isinstance(node, dict) and node:
+            for k, v in node.items():
+                yield from leaves(v, f"{prefix}.{k}" if prefix else k)
+        else:
+            yield prefix
+
+    def exists(p):
+        node = values
+        for part in p.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    for leaf in leaves(values, ""):
+        parts = leaf.split(".")
+        if not any(".".join(parts[:i]) in documented for i in range(len(parts), 0, -1)):
+            fail(f"{path}: {leaf} has no `## @param` line")
+    for p, desc in documented.items():
+        if not exists(p):
+            fail(f"{path}: `## @param {p}` documents a value that does not exist")
+        if not desc:
+            fail(f"{path}: `## @param {p}` has no description")
+    finish()
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "rendered":
@@ -805,6 +844,8 @@ if __name__ == "__main__":
         check_circleci(sys.argv[2])
     elif mode == "env":
         check_env()
+    elif mode == "values-docs":
+        check_values_docs(sys.argv[2])
     else:
         sys.exit(f"unknown mode {mode}")
 PYTHON
@@ -859,6 +900,7 @@ render_and_validate() { # LABEL [VALUES_FILE]
     check "objects, references, CRD fields ($label)" "$PY" "$CHECKER" rendered "$out" "$secret" "$claim"
 }
 
+check "every value in values.yaml is documented (## @param)" "$PY" "$CHECKER" values-docs "$CHART/values.yaml"
 render_and_validate "defaults"
 for values in "$CHART"/ci/*-values.yaml; do
     render_and_validate "$(basename "$values" -values.yaml)" "$values"
