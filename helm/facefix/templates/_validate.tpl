@@ -54,6 +54,17 @@ Rendered from NOTES.txt and configmap.yaml, so `helm install`, `helm upgrade` an
 {{- $errors = append $errors "models.source=fetch with an empty models.items: there is nothing to download.\n    Fix: list the models (name, file, url, sha256) under models.items, or --set models.source=baked" -}}
 {{- end -}}
 
+{{- /* A restorer the worker is told to load must be baked in or listed for the init container. */ -}}
+{{- $available := list "facefix-usm-512" -}}
+{{- if ne .Values.models.source "baked" -}}
+{{- range .Values.models.items }}{{ $available = append $available (toString .name) }}{{ end -}}
+{{- end -}}
+{{- range $name := (concat (compact (list .Values.models.restorer)) .Values.models.restorers) -}}
+{{- if not (has $name $available) -}}
+{{- $errors = append $errors (printf "models: restorer %q is neither baked into the image nor in models.items (with models.source fetch or pvc), so the worker would not start.\n    Fix: add it to models.items (name, file, url, sha256 from models/manifest.toml) and --set models.source=fetch" $name) -}}
+{{- end -}}
+{{- end -}}
+
 {{- range $i, $m := .Values.models.items -}}
 {{- if not (regexMatch "^[0-9a-f]{64}$" (toString $m.sha256)) -}}
 {{- $errors = append $errors (printf "models.items[%d] (%s): sha256 must be 64 lower-case hex digits, got %q.\n    Fix: sha256sum %s and paste the first field" $i (toString $m.name) (toString $m.sha256) (toString $m.file)) -}}
