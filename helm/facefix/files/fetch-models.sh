@@ -21,8 +21,18 @@ matches() { # FILE SHA256
 
 if [ "$mode" = fetch ] && [ -d "${BAKED_DIR:-}" ]; then
     # The defaults (detector, small restorer, manifest) are a few MB: refreshing them on
-    # every start keeps them in step with the image after an upgrade.
-    cp -R "$BAKED_DIR/." "$dir/"
+    # every start keeps them in step with the image after an upgrade. Changed files are
+    # replaced through a rename, so a worker reading a shared volume never sees a file
+    # half-written.
+    (cd "$BAKED_DIR" && find . -type f) | while read -r rel; do
+        src="$BAKED_DIR/$rel"
+        dst="$dir/$rel"
+        if ! cmp -s "$src" "$dst" 2>/dev/null; then
+            mkdir -p "$(dirname "$dst")"
+            cp "$src" "$dst.tmp.$(hostname)"
+            mv -f "$dst.tmp.$(hostname)" "$dst"
+        fi
+    done
 fi
 
 # Next to each verified file, FILE.sha256 records its digest (sha256sum format): the
