@@ -902,6 +902,7 @@ render_and_validate() { # LABEL [VALUES_FILE]
 
 check "every value in values.yaml is documented (## @param)" "$PY" "$CHECKER" values-docs "$CHART/values.yaml"
 render_and_validate "defaults"
+check "helm package" "$HELM" package "$CHART" --destination "$WORK/package"
 for values in "$CHART"/ci/*-values.yaml; do
     render_and_validate "$(basename "$values" -values.yaml)" "$values"
 done
