@@ -1,0 +1,490 @@
+//! The model catalog: `models/manifest.toml`, parsed and validated.
+//!
+//! Shared so that the API can list restorers and validate a job's `model` option without
+//! loading ONNX Runtime, and the worker can find, verify and shape-check the files it
+//! loads. The manifest format is documented at the top of `models/manifest.toml`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// The manifest's file name inside a models directory.
+pub const MANIFEST_FILE: &str = "manifest.toml";
+
+/// The manifest schema this code reads.
+pub const SCHEMA: u32 = 1;
+
+/// What a model is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelRole {
+    /// A face restorer with the GFPGAN I/O contract.
+    Restorer,
+    /// MTCNN stage 1 (proposal net, fully convolutional).
+    MtcnnPnet,
+    /// MTCNN stage 2 (refinement net, 24x24 crops).
+    MtcnnRnet,
+    /// MTCNN stage 3 (output net, 48x48 crops, landmarks).
+    MtcnnOnet,
+}
+
+/// Tensor layout of the image input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Layout {
+    /// Batch, channels, height, width (restorers).
+    #[serde(rename = "NCHW")]
+    Nchw,
+    /// Batch, width, height, channels: MTCNN's Keras export has the spatial axes swapped.
+    #[serde(rename = "NWHC")]
+    Nwhc,
+}
+
+/// How 8-bit pixels become the model's floats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Normalisation {
+    /// `x / 255 * 2 - 1`, i.e. `(x/255 - 0.5) / 0.5` (GFPGAN contract); outputs the same.
+    MinusOneToOne,
+    /// `(x - 127.5) * 0.0078125` (MTCNN).
+    Mtcnn,
+}
+
+/// Channel order of the image input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Channels {
+    #[serde(rename = "RGB")]
+    Rgb,
+}
+
+/// One `[[model]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    pub name: String,
+    pub role: ModelRole,
+    /// The restorer used when a job names none.
+    #[serde(default)]
+    pub default: bool,
+    /// Not listed to clients (benchmark-only models); still usable by name.
+    #[serde(default)]
+    pub hidden: bool,
+    pub description: String,
+    /// Relative to the models directory.
+    pub file: PathBuf,
+    /// Lowercase hex; empty when upstream publishes none (see `sha256_note`).
+    #[serde(default)]
+    pub sha256: String,
+    #[serde(default)]
+    pub sha256_note: Option<String>,
+    /// Download URL (production models, `models/fetch.sh`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// How a locally built or extracted file is made.
+    #[serde(default)]
+    pub source: Option<String>,
+    pub licence: String,
+    /// Every input of the graph, the image input first.
+    pub inputs: Vec<String>,
+    /// The input fed the fidelity weight, if the model takes one.
+    #[serde(default)]
+    pub fidelity_input: Option<String>,
+    /// Side of the square input; 0 = any (PNet).
+    pub size: u32,
+    pub layout: Layout,
+    pub channels: Channels,
+    pub normalisation: Normalisation,
+    /// Most faces (or crops) per session run.
+    pub max_batch: u32,
+}
+
+impl ModelEntry {
+    /// The image input's name.
+    pub fn image_input(&self) -> &str {
+        self.inputs.first().map(String::as_str).unwrap_or("input")
+    }
+
+    /// Whether the model takes a fidelity weight.
+    pub fn takes_fidelity(&self) -> bool {
+        self.fidelity_input.is_some()
+    }
+
+    /// The pinned sha256, if any: the manifest's, else none (see [`pinned_sha256`]).
+    pub fn manifest_sha256(&self) -> Option<&str> {
+        (!self.sha256.is_empty()).then_some(self.sha256.as_str())
+    }
+
+    /// The model file inside `models_dir`.
+    pub fn path_in(&self, models_dir: &Path) -> PathBuf {
+        models_dir.join(&self.file)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestFile {
+    schema: u32,
+    #[serde(default, rename = "model")]
+    models: Vec<ModelEntry>,
+}
+
+/// Why a manifest could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The parsed, validated manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// Where it was read from (for messages).
+    pub path: PathBuf,
+    pub models: Vec<ModelEntry>,
+}
+
+impl Manifest {
+    /// Reads `<models_dir>/manifest.toml`.
+    pub fn load_dir(models_dir: &Path) -> Result<Self, ManifestError> {
+        Self::load(&models_dir.join(MANIFEST_FILE))
+    }
+
+    /// Reads and validates a manifest file.
+    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates manifest text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ManifestError> {
+        let file: ManifestFile = toml::from_str(text).map_err(|e| ManifestError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let manifest = Self {
+            path: path.to_path_buf(),
+            models: file.models,
+        };
+        if file.schema != SCHEMA {
+            return Err(manifest.invalid(format!(
+                "schema {} is not supported (this build reads schema {SCHEMA})",
+                file.schema
+            )));
+        }
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    fn invalid(&self, message: String) -> ManifestError {
+        ManifestError::Invalid {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ManifestError> {
+        let mut names = HashSet::new();
+        for m in &self.models {
+            let bad = |what: &str| self.invalid(format!("model {:?}: {what}", m.name));
+            if m.name.is_empty() || !m.name.chars().all(valid_name_char) {
+                return Err(bad("the name must be non-empty [a-z0-9._-]"));
+            }
+            if !names.insert(m.name.as_str()) {
+                return Err(bad("the name appears twice"));
+            }
+            if !m.sha256.is_empty() && !is_sha256_hex(&m.sha256) {
+                return Err(bad("sha256 must be 64 lowercase hex digits or empty"));
+            }
+            if m.file.is_absolute() || m.file.components().any(|c| c.as_os_str() == "..") {
+                return Err(bad(
+                    "file must be a relative path inside the models directory",
+                ));
+            }
+            if m.inputs.is_empty() {
+                return Err(bad("inputs must name at least the image input"));
+            }
+            if let Some(f) = &m.fidelity_input
+                && !m.inputs.contains(f)
+            {
+                return Err(bad("fidelity_input must be one of inputs"));
+            }
+            if m.max_batch == 0 {
+                return Err(bad("max_batch must be at least 1"));
+            }
+            let restorer = m.role == ModelRole::Restorer;
+            if m.default && !restorer {
+                return Err(bad("only a restorer can be the default"));
+            }
+            if restorer
+                && (m.size < 8
+                    || m.layout != Layout::Nchw
+                    || m.normalisation != Normalisation::MinusOneToOne)
+            {
+                return Err(bad(
+                    "a restorer needs size >= 8, layout NCHW, normalisation minus-one-to-one",
+                ));
+            }
+            if !restorer && m.fidelity_input.is_some() {
+                return Err(bad("only restorers take a fidelity input"));
+            }
+        }
+        let defaults = self.restorers_all().filter(|m| m.default).count();
+        if defaults != 1 {
+            return Err(self.invalid(format!(
+                "exactly one restorer must have default = true (found {defaults})"
+            )));
+        }
+        for role in [
+            ModelRole::MtcnnPnet,
+            ModelRole::MtcnnRnet,
+            ModelRole::MtcnnOnet,
+        ] {
+            let n = self.models.iter().filter(|m| m.role == role).count();
+            if n != 1 {
+                return Err(self.invalid(format!("need exactly one {role:?} model, found {n}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// A model by name.
+    pub fn get(&self, name: &str) -> Option<&ModelEntry> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// A restorer by name (hidden ones included).
+    pub fn restorer(&self, name: &str) -> Option<&ModelEntry> {
+        self.get(name).filter(|m| m.role == ModelRole::Restorer)
+    }
+
+    /// The default restorer (validated to exist).
+    pub fn default_restorer(&self) -> &ModelEntry {
+        // `validate` guarantees exactly one; the fallback only keeps this total.
+        self.restorers_all()
+            .find(|m| m.default)
+            .unwrap_or(&self.models[0])
+    }
+
+    /// Restorers clients may see, the default first.
+    pub fn listed_restorers(&self) -> Vec<&ModelEntry> {
+        let mut v: Vec<&ModelEntry> = self.restorers_all().filter(|m| !m.hidden).collect();
+        v.sort_by_key(|m| !m.default);
+        v
+    }
+
+    /// The MTCNN net of a role (validated to exist).
+    pub fn detector(&self, role: ModelRole) -> Option<&ModelEntry> {
+        self.models.iter().find(|m| m.role == role)
+    }
+
+    fn restorers_all(&self) -> impl Iterator<Item = &ModelEntry> {
+        self.models.iter().filter(|m| m.role == ModelRole::Restorer)
+    }
+}
+
+fn valid_name_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+}
+
+/// The sha256 pinned next to a fetched file (`FILE.sha256`, written by `models/fetch.sh`
+/// on first fetch when the manifest has none), if present and well-formed.
+pub fn pinned_sha256(model_path: &Path) -> Option<String> {
+    let mut pin = model_path.as_os_str().to_owned();
+    pin.push(".sha256");
+    let text = std::fs::read_to_string(PathBuf::from(pin)).ok()?;
+    let hex = text.split_whitespace().next()?.to_ascii_lowercase();
+    is_sha256_hex(&hex).then_some(hex)
+}
+
+/// Finds the models directory: `explicit` if given; else the first of `./models`, then
+/// `models` next to or above the running executable (a `target/{debug,release}` build
+/// inside the checkout), then `/opt/facefix/models` (the images), that holds a manifest.
+pub fn locate_models_dir(explicit: Option<&Path>) -> Result<PathBuf, ManifestError> {
+    if let Some(dir) = explicit {
+        return Ok(dir.to_path_buf());
+    }
+    let mut candidates = vec![PathBuf::from("models")];
+    if let Ok(exe) = std::env::current_exe() {
+        candidates.extend(exe.ancestors().skip(1).take(4).map(|d| d.join("models")));
+    }
+    candidates.push(PathBuf::from("/opt/facefix/models"));
+    candidates
+        .iter()
+        .find(|d| d.join(MANIFEST_FILE).is_file())
+        .cloned()
+        .ok_or_else(|| ManifestError::Read {
+            path: PathBuf::from("models").join(MANIFEST_FILE),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "no models directory with a {MANIFEST_FILE} found (looked in {}); \
+                     pass --models-dir / FACEFIX_MODELS_DIR, or run scripts/setup-models.sh \
+                     in the checkout",
+                    candidates
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_manifest() -> Manifest {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml");
+        Manifest::load(&path).expect("the repository's manifest parses")
+    }
+
+    #[test]
+    fn repository_manifest_is_valid() {
+        let m = repo_manifest();
+        assert_eq!(m.default_restorer().name, "facefix-usm-512");
+        let listed: Vec<_> = m
+            .listed_restorers()
+            .iter()
+            .map(|e| e.name.clone())
+            .collect();
+        assert_eq!(listed[0], "facefix-usm-512");
+        for name in [
+            "gfpgan-1.4",
+            "gpen-bfr-512",
+            "codeformer",
+            "restoreformer-plus-plus",
+        ] {
+            assert!(listed.iter().any(|n| n == name), "{name} listed");
+        }
+        assert!(!listed.iter().any(|n| n == "synthetic-gfpgan-cost"));
+        assert!(m.restorer("synthetic-gfpgan-cost").is_some());
+        assert!(m.restorer("mtcnn-pnet").is_none());
+        let cf = m.restorer("codeformer").expect("codeformer");
+        assert_eq!(cf.fidelity_input.as_deref(), Some("weight"));
+        assert!(cf.takes_fidelity());
+        let pnet = m.detector(ModelRole::MtcnnPnet).expect("pnet");
+        assert_eq!(pnet.layout, Layout::Nwhc);
+        assert_eq!(pnet.image_input(), "input_1");
+    }
+
+    const MINIMAL: &str = r#"
+schema = 1
+[[model]]
+name = "r"
+role = "restorer"
+default = true
+description = "d"
+file = "r.onnx"
+licence = "x"
+inputs = ["input"]
+size = 512
+layout = "NCHW"
+channels = "RGB"
+normalisation = "minus-one-to-one"
+max_batch = 4
+"#;
+
+    fn with_detectors(extra: &str) -> String {
+        let mut s = String::from(MINIMAL);
+        for (i, role) in ["mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"]
+            .iter()
+            .enumerate()
+        {
+            s.push_str(&format!(
+                "[[model]]\nname = \"{role}\"\nrole = \"{role}\"\ndescription = \"d\"\n\
+                 file = \"mtcnn/{i}.onnx\"\nlicence = \"MIT\"\ninputs = [\"input_{i}\"]\n\
+                 size = 0\nlayout = \"NWHC\"\nchannels = \"RGB\"\nnormalisation = \"mtcnn\"\n\
+                 max_batch = 1\n"
+            ));
+        }
+        s.push_str(extra);
+        s
+    }
+
+    #[test]
+    fn minimal_manifest_parses() {
+        let m = Manifest::parse(&with_detectors(""), Path::new("m.toml")).expect("valid");
+        assert_eq!(m.models.len(), 4);
+        assert!(m.default_restorer().manifest_sha256().is_none());
+    }
+
+    #[test]
+    fn rejects_bad_manifests() {
+        let cases = [
+            (MINIMAL.to_string(), "MtcnnPnet"),
+            (
+                with_detectors("").replace("schema = 1", "schema = 2"),
+                "schema 2",
+            ),
+            (
+                with_detectors("").replace("default = true", ""),
+                "exactly one restorer",
+            ),
+            (
+                with_detectors("").replace("r.onnx", "../r.onnx"),
+                "relative path",
+            ),
+            (
+                with_detectors("").replace("max_batch = 4", "max_batch = 0"),
+                "max_batch",
+            ),
+            (
+                with_detectors("").replace("licence = \"x\"", "licence = \"x\"\nsha256 = \"abc\""),
+                "sha256",
+            ),
+            (
+                with_detectors("").replace(
+                    "inputs = [\"input\"]",
+                    "inputs = [\"input\"]\nfidelity_input = \"w\"",
+                ),
+                "fidelity_input",
+            ),
+            (
+                with_detectors("").replace("size = 512", "size = 512\nbogus = 1"),
+                "bogus",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = Manifest::parse(&text, Path::new("m.toml")).expect_err(want);
+            assert!(
+                err.to_string().contains(want),
+                "{err} should mention {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_pins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let model = dir.path().join("m.onnx");
+        assert_eq!(pinned_sha256(&model), None);
+        let hex = "ab".repeat(32);
+        std::fs::write(dir.path().join("m.onnx.sha256"), format!("{hex}  m.onnx\n"))
+            .expect("write");
+        assert_eq!(pinned_sha256(&model), Some(hex));
+        std::fs::write(dir.path().join("m.onnx.sha256"), "nonsense\n").expect("write");
+        assert_eq!(pinned_sha256(&model), None);
+    }
+
+    #[test]
+    fn explicit_models_dir_wins() {
+        let p = locate_models_dir(Some(Path::new("/x/y"))).expect("explicit");
+        assert_eq!(p, PathBuf::from("/x/y"));
+    }
+}

@@ -1,0 +1,156 @@
+//! Everything loaded at start: ONNX Runtime, the manifest, the detector and the
+//! restorers, each on its own session threads.
+
+use super::detect::{Mtcnn, MtcnnNets};
+use super::error::PipelineError;
+use super::model_args::ModelArgs;
+use super::restore::{BatchPolicy, Restorer, RestorerSource};
+use super::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
+use facefix_shared::ErrorCode;
+use facefix_shared::models::{self, Manifest, ModelRole};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+/// The loaded models.
+pub struct Engine {
+    pub models_dir: PathBuf,
+    pub manifest: Manifest,
+    pub detector: Mtcnn,
+    /// The default restorer first.
+    restorers: Vec<Restorer>,
+    /// Jobs between decode and restore (the restorer threads wait for batch-mates only
+    /// while this is non-zero).
+    pub upstream: Arc<AtomicUsize>,
+    pub device: ActiveDevice,
+    pub load_ms: f64,
+}
+
+/// Whether `--restorer` names a file rather than a manifest entry.
+fn is_path(value: &str) -> bool {
+    value.ends_with(".onnx") || value.contains('/') || value.contains(std::path::MAIN_SEPARATOR)
+}
+
+impl Engine {
+    /// Loads everything `args` asks for. Slow (model loading): call it before serving,
+    /// from a blocking context.
+    pub fn load(args: &ModelArgs) -> Result<Self, RuntimeError> {
+        let t = Instant::now();
+        let models_dir = models::locate_models_dir(args.models_dir.as_deref())
+            .map_err(|e| RuntimeError::Config(e.to_string()))?;
+        let manifest =
+            Manifest::load_dir(&models_dir).map_err(|e| RuntimeError::Config(e.to_string()))?;
+        let env = runtime::environment(args.ort_dylib.as_deref())?;
+        let opts = SessionOptions {
+            device: args.device,
+            cuda_device_id: args.cuda_device,
+            intra_threads: args.effective_intra_threads(),
+        };
+        let nets = [
+            ModelRole::MtcnnPnet,
+            ModelRole::MtcnnRnet,
+            ModelRole::MtcnnOnet,
+        ]
+        .map(|r| manifest.detector(r));
+        let [Some(p), Some(r), Some(o)] = nets else {
+            return Err(RuntimeError::Config(
+                "the manifest lacks an MTCNN net".into(),
+            ));
+        };
+        let nets = MtcnnNets::start(&env, &models_dir, [p, r, o], &opts, args.sessions)?;
+        let device = nets.device;
+        let upstream = Arc::new(AtomicUsize::new(0));
+        let policy = BatchPolicy {
+            max_batch: 1,
+            max_wait: Duration::from_millis(args.batch_wait_ms),
+            upstream: Arc::clone(&upstream),
+        };
+        let start = |source: RestorerSource<'_>| {
+            Restorer::start(
+                &env,
+                &models_dir,
+                source,
+                &opts,
+                args.sessions,
+                args.max_batch,
+                policy.clone(),
+            )
+        };
+        let default_name = args
+            .restorer
+            .clone()
+            .unwrap_or_else(|| manifest.default_restorer().name.clone());
+        let mut restorers = Vec::new();
+        if is_path(&default_name) {
+            restorers.push(start(RestorerSource::Path(Path::new(&default_name)))?);
+        } else {
+            restorers.push(start(RestorerSource::Manifest(lookup(
+                &manifest,
+                &default_name,
+            )?))?);
+        }
+        for name in &args.restorers {
+            if restorers.iter().any(|r| &r.spec().name == name) {
+                continue;
+            }
+            restorers.push(start(RestorerSource::Manifest(lookup(&manifest, name)?))?);
+        }
+        let load_ms = t.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(models_dir = %models_dir.display(), device = device.as_str(), load_ms, "models loaded");
+        Ok(Self {
+            models_dir,
+            manifest,
+            detector: Mtcnn::new(nets),
+            restorers,
+            upstream,
+            device,
+            load_ms,
+        })
+    }
+
+    /// The restorer a job asked for (`None` = the default).
+    pub fn restorer(&self, name: Option<&str>) -> Result<&Restorer, PipelineError> {
+        match name {
+            None => Ok(&self.restorers[0]),
+            Some(n) => self
+                .restorers
+                .iter()
+                .find(|r| r.spec().name == n)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = self
+                        .restorers
+                        .iter()
+                        .map(|r| r.spec().name.as_str())
+                        .collect();
+                    PipelineError::input(
+                        ErrorCode::UnknownModel,
+                        format!(
+                            "model {n:?} is not loaded on this worker (loaded: {})",
+                            known.join(", ")
+                        ),
+                    )
+                }),
+        }
+    }
+
+    /// Loaded restorers, the default first.
+    pub fn restorers(&self) -> &[Restorer] {
+        &self.restorers
+    }
+}
+
+fn lookup<'m>(manifest: &'m Manifest, name: &str) -> Result<&'m models::ModelEntry, RuntimeError> {
+    manifest.restorer(name).ok_or_else(|| {
+        let known: Vec<&str> = manifest
+            .listed_restorers()
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        RuntimeError::Config(format!(
+            "unknown restorer {name:?} (manifest {}: {})",
+            manifest.path.display(),
+            known.join(", ")
+        ))
+    })
+}

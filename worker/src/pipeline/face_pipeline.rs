@@ -1,0 +1,459 @@
+//! `FacePipeline`: decode → detect → align → restore → paste back → encode, as the worker
+//! and the offline CLI run it.
+//!
+//! The image stages run on blocking threads (`spawn_blocking`); the restorer runs on its
+//! session threads and is awaited, so the async side never blocks. Per-stage wall times
+//! are measured here and the observer hears each stage as it starts.
+
+use super::detect::DetectorStats;
+use super::engine::Engine;
+use super::error::PipelineError;
+use super::face::{Face, filter_faces};
+use super::model_args::ModelArgs;
+use super::restore::tensor;
+use super::runtime::RuntimeError;
+use super::stages::{self, DecodeLimits, SourceInfo};
+use crate::processor::{ImageProcessor, ModelInfo, ProcessError, Processed, StageObserver};
+use async_trait::async_trait;
+use bytes::Bytes;
+use facefix_shared::ErrorCode;
+use facefix_shared::job::{ImageFormat, JobParams, Stage, StageTimings};
+use image::{GrayImage, RgbImage};
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// JPEG / WebP quality of the output.
+pub const DEFAULT_QUALITY: u8 = 95;
+
+/// What a job asks of the pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Restorer name; `None` = the default.
+    pub restorer: Option<String>,
+    /// Output scale of the whole image (ignored with `aligned`).
+    pub upscale: u32,
+    pub aligned: bool,
+    pub only_center_face: bool,
+    /// Fed to models with a fidelity input (default 0.5).
+    pub fidelity: Option<f32>,
+    /// Output format; `None` = the input's.
+    pub format: Option<ImageFormat>,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Self {
+            restorer: None,
+            upscale: 2,
+            aligned: false,
+            only_center_face: false,
+            fidelity: None,
+            format: None,
+        }
+    }
+}
+
+impl From<&JobParams> for Request {
+    fn from(p: &JobParams) -> Self {
+        Self {
+            restorer: p.model.clone(),
+            upscale: u32::from(p.upscale),
+            aligned: p.aligned,
+            only_center_face: p.only_center_face,
+            fidelity: p.fidelity,
+            format: p.format,
+        }
+    }
+}
+
+/// Wall time per stage, ms. `restore` includes the tensor pre- and post-processing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Timings {
+    pub decode: f64,
+    pub detect: f64,
+    pub align: f64,
+    pub restore: f64,
+    pub paste: f64,
+    pub encode: f64,
+    pub total: f64,
+}
+
+impl Timings {
+    /// As the job record stores them (fetch, store and the job's total are the job
+    /// loop's).
+    pub fn to_stage_timings(&self) -> StageTimings {
+        StageTimings {
+            decode: Some(self.decode),
+            detect: Some(self.detect),
+            align: Some(self.align),
+            restore: Some(self.restore),
+            paste: Some(self.paste),
+            encode: Some(self.encode),
+            ..StageTimings::default()
+        }
+    }
+}
+
+/// A processed image and everything known about how it was made.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    /// Encoded output, no metadata.
+    pub bytes: Vec<u8>,
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
+    /// The upright input's size.
+    pub input_width: u32,
+    pub input_height: u32,
+    pub source: SourceInfo,
+    /// Restorer that ran.
+    pub restorer: String,
+    /// MTCNN's detections before the eye filter and `only_center_face`.
+    pub num_detected: usize,
+    /// The faces restored and pasted, in paste order, with their transforms.
+    pub faces: Vec<Face>,
+    pub num_restored: usize,
+    pub detector_stats: Option<DetectorStats>,
+    pub timings: Timings,
+    pub notes: Vec<String>,
+}
+
+/// Limits of one job.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub decode: DecodeLimits,
+    /// Largest width × height of the output.
+    pub max_output_pixels: u64,
+    pub quality: u8,
+}
+
+/// The face pipeline. Build it once ([`FacePipeline::load`]) and share it
+/// (`Arc<dyn ImageProcessor>`).
+pub struct FacePipeline {
+    engine: Arc<Engine>,
+    limits: Limits,
+}
+
+/// Counts a job as upstream of the restore stage until dropped or released.
+struct Upstream(Option<Arc<AtomicUsize>>);
+
+impl Upstream {
+    fn enter(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Self(Some(Arc::clone(counter)))
+    }
+
+    fn release(&mut self) {
+        if let Some(c) = self.0.take() {
+            c.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Result of the first blocking stage.
+struct Prepared {
+    rgb: RgbImage,
+    alpha: Option<GrayImage>,
+    format: ImageFormat,
+    source: SourceInfo,
+    faces: Vec<Face>,
+    num_detected: usize,
+    stats: Option<DetectorStats>,
+    crops: Vec<RgbImage>,
+    timings: Timings,
+}
+
+impl FacePipeline {
+    /// Loads the models `args` names (slow: call from a blocking context, before serving).
+    /// The decode limits default to the API's (40 MP, 12 000 px a side).
+    pub fn load(args: &ModelArgs) -> Result<Self, RuntimeError> {
+        let engine = Engine::load(args)?;
+        Ok(Self::new(
+            Arc::new(engine),
+            Limits {
+                decode: DecodeLimits::default(),
+                max_output_pixels: args.max_output_pixels,
+                quality: DEFAULT_QUALITY,
+            },
+        ))
+    }
+
+    pub fn new(engine: Arc<Engine>, limits: Limits) -> Self {
+        Self { engine, limits }
+    }
+
+    /// Replaces the decode limits (the worker passes the API's).
+    pub fn with_decode_limits(mut self, decode: DecodeLimits) -> Self {
+        self.limits.decode = decode;
+        self
+    }
+
+    /// Replaces the JPEG / WebP quality.
+    pub fn with_quality(mut self, quality: u8) -> Self {
+        self.limits.quality = quality;
+        self
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Processes one image.
+    pub async fn run(
+        &self,
+        input: Bytes,
+        req: &Request,
+        observer: Arc<dyn StageObserver>,
+    ) -> Result<Restored, PipelineError> {
+        let started = Instant::now();
+        if !(1..=8).contains(&req.upscale) {
+            return Err(PipelineError::input(
+                ErrorCode::InvalidOption,
+                format!("upscale {} is out of range 1-8", req.upscale),
+            ));
+        }
+        let restorer = self.engine.restorer(req.restorer.as_deref())?.clone();
+        let size = restorer.spec().size;
+        let mut upstream = Upstream::enter(&self.engine.upstream);
+
+        let (engine, limits, r, obs) = (
+            Arc::clone(&self.engine),
+            self.limits.clone(),
+            req.clone(),
+            Arc::clone(&observer),
+        );
+        let prepared =
+            blocking(move || prepare(&engine, &limits, &input, &r, size, obs.as_ref())).await?;
+        let Prepared {
+            rgb,
+            alpha,
+            format,
+            source,
+            mut faces,
+            num_detected,
+            stats,
+            crops,
+            mut timings,
+        } = prepared;
+
+        observer.entered(Stage::Restore);
+        let t = Instant::now();
+        let batch = blocking(move || {
+            let t = Instant::now();
+            let tensor = tensor::preprocess(&crops, size);
+            Ok((tensor, ms(t)))
+        })
+        .await?;
+        let restored_tensor = restorer.run(batch.0, req.fidelity).await;
+        upstream.release();
+        let restored_tensor = restored_tensor?;
+        let restore_wait = ms(t);
+
+        let (format_out, upscale, aligned, quality, obs) = (
+            req.format.unwrap_or(format),
+            req.upscale,
+            req.aligned,
+            self.limits.quality,
+            Arc::clone(&observer),
+        );
+        let affines: Vec<_> = faces.iter().filter_map(|f| f.affine).collect();
+        let finished = blocking(move || {
+            let t = Instant::now();
+            let restored = tensor::postprocess(&restored_tensor, size);
+            let post_ms = ms(t);
+            obs.entered(Stage::Paste);
+            let t = Instant::now();
+            let (image, inverses) = if aligned {
+                (
+                    restored
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| RgbImage::new(size, size)),
+                    Vec::new(),
+                )
+            } else {
+                stages::paste(&rgb, &restored, &affines, upscale)
+            };
+            let alpha = alpha
+                .filter(|_| stages::keeps_alpha(format_out))
+                .map(|a| stages::resize_alpha(&a, image.width(), image.height()));
+            let paste_ms = ms(t);
+            obs.entered(Stage::Encode);
+            let t = Instant::now();
+            let bytes = stages::encode(&image, alpha.as_ref(), format_out, quality)?;
+            Ok((
+                bytes,
+                image.width(),
+                image.height(),
+                inverses,
+                post_ms,
+                paste_ms,
+                ms(t),
+            ))
+        })
+        .await?;
+        let (bytes, width, height, inverses, post_ms, paste_ms, encode_ms) = finished;
+        for (f, inv) in faces.iter_mut().zip(inverses) {
+            f.inverse_affine = Some(inv);
+        }
+        timings.restore = restore_wait + post_ms;
+        timings.paste = paste_ms;
+        timings.encode = encode_ms;
+        timings.total = ms(started);
+        let num_restored = if req.aligned { 1 } else { faces.len() };
+        Ok(Restored {
+            bytes,
+            format: format_out,
+            width,
+            height,
+            input_width: source.width,
+            input_height: source.height,
+            source,
+            restorer: restorer.spec().name.clone(),
+            num_detected,
+            faces,
+            num_restored,
+            detector_stats: stats,
+            timings,
+            notes: Vec::new(),
+        })
+    }
+}
+
+/// Runs image work on a blocking thread; a panic there becomes an internal error.
+async fn blocking<T, F>(f: F) -> Result<T, PipelineError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, PipelineError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PipelineError::Internal(format!("an image stage panicked: {e}")))?
+}
+
+/// Decode, check the output size, detect, align.
+fn prepare(
+    engine: &Engine,
+    limits: &Limits,
+    input: &[u8],
+    req: &Request,
+    size: u32,
+    observer: &dyn StageObserver,
+) -> Result<Prepared, PipelineError> {
+    let mut timings = Timings::default();
+    observer.entered(Stage::Decode);
+    let t = Instant::now();
+    let decoded = stages::decode(input, &limits.decode)?;
+    timings.decode = ms(t);
+    let (w, h) = decoded.rgb.dimensions();
+    let up = if req.aligned {
+        1
+    } else {
+        u64::from(req.upscale)
+    };
+    let out_pixels = u64::from(w) * up * u64::from(h) * up;
+    if !req.aligned && out_pixels > limits.max_output_pixels {
+        return Err(PipelineError::input(
+            ErrorCode::OutputTooLarge,
+            format!(
+                "{w}x{h} at upscale {} would be {}x{} = {:.1} MP, over the output limit of {:.1} MP",
+                req.upscale,
+                u64::from(w) * up,
+                u64::from(h) * up,
+                out_pixels as f64 / 1e6,
+                limits.max_output_pixels as f64 / 1e6
+            ),
+        ));
+    }
+    let (mut faces, mut crops, mut num_detected, mut stats) = (Vec::new(), Vec::new(), 0, None);
+    if req.aligned {
+        observer.entered(Stage::Align);
+        let t = Instant::now();
+        crops.push(stages::resize_linear(&decoded.rgb, size, size));
+        timings.align = ms(t);
+    } else {
+        observer.entered(Stage::Detect);
+        let t = Instant::now();
+        let (found, s) = engine.detector.detect(&decoded.rgb)?;
+        num_detected = found.len();
+        faces = filter_faces(found, w, h, req.only_center_face);
+        stats = Some(s);
+        timings.detect = ms(t);
+        observer.entered(Stage::Align);
+        let t = Instant::now();
+        for f in &mut faces {
+            let (crop, affine) = stages::align(&decoded.rgb, &f.landmarks, size);
+            f.affine = Some(affine);
+            crops.push(crop);
+        }
+        timings.align = ms(t);
+    }
+    Ok(Prepared {
+        rgb: decoded.rgb,
+        alpha: decoded.alpha,
+        format: decoded.format,
+        source: decoded.source,
+        faces,
+        num_detected,
+        stats,
+        crops,
+        timings,
+    })
+}
+
+#[async_trait]
+impl ImageProcessor for FacePipeline {
+    async fn process(
+        &self,
+        input: Bytes,
+        params: &JobParams,
+        observer: Arc<dyn StageObserver>,
+    ) -> Result<Processed, ProcessError> {
+        let out = self.run(input, &Request::from(params), observer).await?;
+        Ok(Processed {
+            bytes: Bytes::from(out.bytes),
+            format: out.format,
+            width: out.width,
+            height: out.height,
+            faces_found: u32::try_from(out.faces.len()).unwrap_or(u32::MAX),
+            faces_restored: u32::try_from(out.num_restored).unwrap_or(u32::MAX),
+            timings: out.timings.to_stage_timings(),
+            notes: out.notes,
+        })
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.engine
+            .restorers()
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| *i == 0 || !r.spec().hidden)
+            .map(|(i, r)| {
+                let s = r.spec();
+                ModelInfo {
+                    name: s.name.clone(),
+                    description: s.description.clone(),
+                    licence: s.licence.clone(),
+                    fidelity: s.fidelity.is_some(),
+                    default: i == 0,
+                }
+            })
+            .collect()
+    }
+}

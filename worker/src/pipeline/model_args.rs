@@ -1,0 +1,142 @@
+//! `ModelArgs`: where the models and ONNX Runtime are and how inference runs. Flattened
+//! into the `worker`, `serve` and `restore` subcommands; every flag is also a
+//! `FACEFIX_…` environment variable.
+
+use super::runtime::Device;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Default output pixel limit: 150 MP (a 33 MP photo at ×2 fits; 40 MP at ×2 does not).
+/// The paste-back holds the output as 8-bit RGB (450 MB at the limit) plus per-face
+/// float buffers, so this bounds a job's memory whatever its upscale.
+pub const DEFAULT_MAX_OUTPUT_PIXELS: u64 = 150_000_000;
+
+/// Models, ONNX Runtime and inference settings.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Directory holding `manifest.toml` and the model files. Unset: `./models`, then
+    /// `models` next to or above the executable, then `/opt/facefix/models`.
+    #[arg(long, env = "FACEFIX_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+
+    /// Restorer used when a job names none: a manifest name (e.g. `gfpgan-1.4`) or a path
+    /// to an ONNX file with the GFPGAN I/O contract. Unset: the manifest's default.
+    #[arg(long, env = "FACEFIX_RESTORER")]
+    pub restorer: Option<String>,
+
+    /// More manifest restorers to load, comma-separated, so jobs can ask for them with
+    /// `model` (each costs its sessions' memory).
+    #[arg(long, env = "FACEFIX_RESTORERS", value_delimiter = ',')]
+    pub restorers: Vec<String>,
+
+    /// ONNX Runtime shared library (libonnxruntime.so.1.31.1). Unset: `ORT_DYLIB_PATH`,
+    /// then the project venv `.venv` (in the working directory or above the
+    /// executable), then `lib/` by the executable, `/opt/onnxruntime/lib`, then the
+    /// dynamic linker's search path.
+    #[arg(long, env = "FACEFIX_ORT_DYLIB")]
+    pub ort_dylib: Option<PathBuf>,
+
+    /// Where inference runs: `cpu`; `cuda` (start fails if the CUDA execution provider
+    /// cannot be registered); `auto` (CUDA if it works, else CPU, logged).
+    #[arg(long, env = "FACEFIX_DEVICE", value_enum, default_value_t = Device::Auto)]
+    pub device: Device,
+
+    /// CUDA device ordinal.
+    #[arg(long, env = "FACEFIX_CUDA_DEVICE", default_value_t = 0)]
+    pub cuda_device: i32,
+
+    /// Intra-op threads per session (0 = the cores divided among the sessions).
+    #[arg(long, env = "FACEFIX_INTRA_THREADS", default_value_t = 0)]
+    pub intra_threads: usize,
+
+    /// Concurrent sessions (OS threads) per restorer and for the detector. On a GPU, 1–2
+    /// with batching; on CPU, more sessions with fewer threads each suit many small jobs.
+    #[arg(long, env = "FACEFIX_SESSIONS", default_value_t = 1)]
+    pub sessions: usize,
+
+    /// Most faces per restorer run (also capped by each model's manifest `max_batch`;
+    /// models with a fixed batch of 1 always run face by face).
+    #[arg(long, env = "FACEFIX_MAX_BATCH")]
+    pub max_batch: Option<u32>,
+
+    /// How long a restorer session waits for faces of other jobs to fill a batch, ms.
+    /// Only while other jobs are still before the restore stage; a lone job never waits.
+    #[arg(long, env = "FACEFIX_BATCH_WAIT_MS", default_value_t = 5)]
+    pub batch_wait_ms: u64,
+
+    /// Largest output, in pixels (width × height after upscale). A job whose upscale
+    /// would exceed it is refused with `output-too-large` (nothing is clamped silently).
+    #[arg(long, env = "FACEFIX_MAX_OUTPUT_PIXELS", default_value_t = DEFAULT_MAX_OUTPUT_PIXELS)]
+    pub max_output_pixels: u64,
+}
+
+impl Default for ModelArgs {
+    fn default() -> Self {
+        Self {
+            models_dir: None,
+            restorer: None,
+            restorers: Vec::new(),
+            ort_dylib: None,
+            device: Device::Auto,
+            cuda_device: 0,
+            intra_threads: 0,
+            sessions: 1,
+            max_batch: None,
+            batch_wait_ms: 5,
+            max_output_pixels: DEFAULT_MAX_OUTPUT_PIXELS,
+        }
+    }
+}
+
+impl ModelArgs {
+    /// Intra-op threads per session: as given, or the cores shared among the sessions.
+    pub fn effective_intra_threads(&self) -> usize {
+        if self.intra_threads > 0 {
+            return self.intra_threads;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / self.sessions.max(1)).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        model: ModelArgs,
+    }
+
+    #[test]
+    fn defaults_match_default_impl() {
+        let cli = Cli::try_parse_from(["x"]).expect("parse");
+        let d = ModelArgs::default();
+        assert_eq!(cli.model.device, d.device);
+        assert_eq!(cli.model.sessions, d.sessions);
+        assert_eq!(cli.model.batch_wait_ms, d.batch_wait_ms);
+        assert_eq!(cli.model.max_output_pixels, d.max_output_pixels);
+    }
+
+    #[test]
+    fn parses_flags() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--device",
+            "cuda",
+            "--sessions",
+            "2",
+            "--restorers",
+            "a,b",
+            "--max-batch",
+            "8",
+        ])
+        .expect("parse");
+        assert_eq!(cli.model.device, Device::Cuda);
+        assert_eq!(cli.model.restorers, vec!["a", "b"]);
+        assert_eq!(cli.model.max_batch, Some(8));
+        assert!(cli.model.effective_intra_threads() >= 1);
+    }
+}

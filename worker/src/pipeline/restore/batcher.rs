@@ -1,0 +1,190 @@
+//! A restorer session thread: takes requests (the faces of one job) from the shared
+//! channel, gathers more waiting requests up to the model's batch limit, runs them
+//! together and answers each request with its own faces.
+//!
+//! Waiting for more faces only pays when another job is about to send some, so the
+//! thread waits (at most `max_wait`) only while jobs are upstream of the restore stage
+//! (counted by the pipeline); a lone job never waits.
+
+use super::super::error::PipelineError;
+use super::super::session::{self, Feed, TensorF32};
+use super::spec::RestorerSpec;
+use crossbeam_channel::Receiver;
+use ort::session::Session;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The faces of one job.
+pub struct Request {
+    /// [n, 3, S, S], already normalised.
+    pub input: TensorF32,
+    /// Fed to the fidelity input when the model has one.
+    pub fidelity: f64,
+    pub span: tracing::Span,
+    pub reply: tokio::sync::oneshot::Sender<Result<TensorF32, PipelineError>>,
+    /// Bounds the requests queued or running (released when this request is answered).
+    pub permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Request {
+    fn faces(&self) -> usize {
+        self.input.shape.first().copied().unwrap_or(0)
+    }
+}
+
+/// How a thread gathers batches.
+#[derive(Debug, Clone)]
+pub struct BatchPolicy {
+    pub max_batch: usize,
+    pub max_wait: Duration,
+    /// Jobs that may still send faces (decoding, detecting, aligning).
+    pub upstream: Arc<AtomicUsize>,
+}
+
+/// Serves requests until every sender is gone.
+pub fn serve(
+    mut session: Session,
+    spec: Arc<RestorerSpec>,
+    rx: Receiver<Request>,
+    policy: BatchPolicy,
+) {
+    let mut held: VecDeque<Request> = VecDeque::new();
+    loop {
+        let first = match held.pop_front() {
+            Some(r) => r,
+            None => match rx.recv() {
+                Ok(r) => r,
+                Err(_) => return,
+            },
+        };
+        let batch = gather(first, &rx, &mut held, &policy);
+        run_batch(&mut session, &spec, policy.max_batch, batch);
+    }
+}
+
+/// Requests to run together: the same fidelity value (it is one scalar per run), up to
+/// `max_batch` faces, waiting at most `max_wait` while other jobs are upstream.
+fn gather(
+    first: Request,
+    rx: &Receiver<Request>,
+    held: &mut VecDeque<Request>,
+    policy: &BatchPolicy,
+) -> Vec<Request> {
+    let fidelity = first.fidelity;
+    let mut faces = first.faces();
+    let mut batch = vec![first];
+    // Requests held back earlier (other fidelity) that now fit.
+    let mut i = 0;
+    while i < held.len() && faces < policy.max_batch {
+        if held[i].fidelity == fidelity {
+            if let Some(r) = held.remove(i) {
+                faces += r.faces();
+                batch.push(r);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    let deadline = Instant::now() + policy.max_wait;
+    while faces < policy.max_batch {
+        let next = match rx.try_recv() {
+            Ok(r) => Some(r),
+            Err(_) if policy.upstream.load(Ordering::Acquire) == 0 => None,
+            // Timeout or disconnection alike end the gathering.
+            Err(_) => rx.recv_deadline(deadline).ok(),
+        };
+        let Some(r) = next else { break };
+        if r.fidelity == fidelity {
+            faces += r.faces();
+            batch.push(r);
+        } else {
+            held.push_back(r);
+        }
+    }
+    batch
+}
+
+/// Runs the faces of `batch` in chunks of at most `max_batch` and answers every request.
+fn run_batch(session: &mut Session, spec: &RestorerSpec, max_batch: usize, batch: Vec<Request>) {
+    let s = spec.size as usize;
+    let face_len = 3 * s * s;
+    // (request, face) of every face, in order.
+    let index: Vec<(usize, usize)> = batch
+        .iter()
+        .enumerate()
+        .flat_map(|(r, req)| (0..req.faces()).map(move |f| (r, f)))
+        .collect();
+    let mut outputs: Vec<Vec<f32>> = batch
+        .iter()
+        .map(|r| vec![0f32; r.faces() * face_len])
+        .collect();
+    let mut failure: Option<PipelineError> = None;
+    let run_span = tracing::info_span!("restore_batch", model = %spec.name, faces = index.len(), requests = batch.len());
+    for req in &batch {
+        run_span.follows_from(req.span.id());
+    }
+    let _enter = run_span.enter();
+    for chunk in index.chunks(max_batch.max(1)) {
+        let mut data = Vec::with_capacity(chunk.len() * face_len);
+        for &(r, f) in chunk {
+            data.extend_from_slice(&batch[r].input.data[f * face_len..(f + 1) * face_len]);
+        }
+        let input = TensorF32::new(vec![chunk.len(), 3, s, s], data);
+        match run_once(session, spec, input, batch[chunk[0].0].fidelity) {
+            Ok(out) if out.data.len() == chunk.len() * face_len => {
+                for (k, &(r, f)) in chunk.iter().enumerate() {
+                    outputs[r][f * face_len..(f + 1) * face_len]
+                        .copy_from_slice(&out.data[k * face_len..(k + 1) * face_len]);
+                }
+            }
+            Ok(out) => {
+                failure = Some(PipelineError::Model(format!(
+                    "output has shape {:?}, expected [{}, 3, {s}, {s}]",
+                    out.shape,
+                    chunk.len()
+                )));
+                break;
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    for (req, data) in batch.into_iter().zip(outputs) {
+        let result = match &failure {
+            None => Ok(TensorF32::new(vec![req.faces(), 3, s, s], data)),
+            Some(e) => Err(e.clone()),
+        };
+        // A dropped receiver means the job was cancelled: nothing to answer.
+        let _ = req.reply.send(result);
+        drop(req.permit);
+    }
+}
+
+fn run_once(
+    session: &mut Session,
+    spec: &RestorerSpec,
+    input: TensorF32,
+    fidelity: f64,
+) -> Result<TensorF32, PipelineError> {
+    let mut feeds = vec![(spec.input.clone(), Feed::F32(input))];
+    if let Some(f) = &spec.fidelity {
+        let shape = vec![1; f.rank];
+        let feed = if f.double {
+            Feed::F64 {
+                shape,
+                data: vec![fidelity],
+            }
+        } else {
+            Feed::F32(TensorF32::new(shape, vec![fidelity as f32]))
+        };
+        feeds.push((f.name.clone(), feed));
+    }
+    let mut out = session::run(session, feeds, std::slice::from_ref(&spec.output))
+        .map_err(PipelineError::from_run_error)?;
+    out.pop()
+        .ok_or_else(|| PipelineError::Internal("the restorer returned no output".into()))
+}

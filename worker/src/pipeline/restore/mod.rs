@@ -1,0 +1,152 @@
+//! Face restoration: any ONNX model with the GFPGAN I/O contract, on session threads
+//! that batch faces within a job and across jobs.
+
+mod batcher;
+pub mod spec;
+pub mod tensor;
+
+pub use batcher::BatchPolicy;
+pub use spec::{DEFAULT_FIDELITY, RestorerSpec};
+
+use super::error::PipelineError;
+use super::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
+use super::session::{self, TensorF32};
+use crossbeam_channel::{Sender, unbounded};
+use facefix_shared::models::ModelEntry;
+use ort::environment::Environment;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// Handle to one restorer's session threads. Cloning shares them.
+#[derive(Clone)]
+pub struct Restorer {
+    spec: Arc<RestorerSpec>,
+    tx: Sender<batcher::Request>,
+    /// Bounds the requests queued or running: the channel's capacity, awaited without
+    /// blocking the async side.
+    slots: Arc<Semaphore>,
+    device: ActiveDevice,
+}
+
+/// Where a restorer comes from.
+pub enum RestorerSource<'a> {
+    /// A manifest entry (file under the models directory, sha256-checked).
+    Manifest(&'a ModelEntry),
+    /// An ONNX file given by path; its entry is derived from the graph.
+    Path(&'a Path),
+}
+
+impl Restorer {
+    /// Loads the model on `sessions` threads, each with its own session, after checking
+    /// the file (sha256) and its graph (against the manifest entry).
+    pub fn start(
+        env: &Environment,
+        models_dir: &Path,
+        source: RestorerSource<'_>,
+        opts: &SessionOptions,
+        sessions: usize,
+        batch_cap: Option<u32>,
+        policy: BatchPolicy,
+    ) -> Result<Self, RuntimeError> {
+        let sessions = sessions.max(1);
+        let (path, entry) = match source {
+            RestorerSource::Manifest(e) => {
+                let p = e.path_in(models_dir);
+                runtime::verify_model_file(&p, e.manifest_sha256())?;
+                (p, Some(e.clone()))
+            }
+            RestorerSource::Path(p) => {
+                runtime::verify_model_file(p, None)?;
+                (p.to_path_buf(), None)
+            }
+        };
+        let (tx, rx) = unbounded();
+        let mut spec: Option<Arc<RestorerSpec>> = None;
+        let mut device = ActiveDevice::Cpu;
+        for i in 0..sessions {
+            let (session, dev) = runtime::build_session(env, &path, opts)?;
+            device = dev;
+            let inputs = session::inputs(&session);
+            let entry = match &entry {
+                Some(e) => e.clone(),
+                None => spec::entry_for_path(&path, &inputs)?,
+            };
+            let s = Arc::new(spec::check(
+                &entry,
+                &path,
+                &inputs,
+                &session::outputs(&session),
+                batch_cap,
+            )?);
+            let mut thread_policy = policy.clone();
+            thread_policy.max_batch = s.max_batch;
+            let (rx, thread_spec) = (rx.clone(), Arc::clone(&s));
+            std::thread::Builder::new()
+                .name(format!("restorer-{i}"))
+                .spawn(move || batcher::serve(session, thread_spec, rx, thread_policy))
+                .map_err(|e| {
+                    RuntimeError::Config(format!("cannot spawn a restorer thread: {e}"))
+                })?;
+            spec = Some(s);
+        }
+        let spec = spec.ok_or_else(|| RuntimeError::Config("no restorer session".into()))?;
+        tracing::info!(
+            model = %spec.name, size = spec.size, max_batch = spec.max_batch,
+            fidelity = spec.fidelity.is_some(), sessions, device = device.as_str(),
+            "restorer loaded"
+        );
+        Ok(Self {
+            spec,
+            tx,
+            // Enough queued requests to fill every session's next batch, no more: the
+            // rest wait here, in the async world, not in memory of the inference side.
+            slots: Arc::new(Semaphore::new(sessions * 4)),
+            device,
+        })
+    }
+
+    pub fn spec(&self) -> &RestorerSpec {
+        &self.spec
+    }
+
+    pub fn device(&self) -> ActiveDevice {
+        self.device
+    }
+
+    /// Restores normalised faces ([n, 3, S, S], from [`tensor::preprocess`]); the reply
+    /// has the same shape. Never blocks the calling async task's thread.
+    pub async fn run(
+        &self,
+        input: TensorF32,
+        fidelity: Option<f32>,
+    ) -> Result<TensorF32, PipelineError> {
+        let s = self.spec.size as usize;
+        if input.shape.len() != 4 || input.shape[1..] != [3, s, s] {
+            return Err(PipelineError::Internal(format!(
+                "restorer input shape {:?}, expected [n, 3, {s}, {s}]",
+                input.shape
+            )));
+        }
+        if input.shape[0] == 0 {
+            return Ok(input);
+        }
+        let permit = Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| PipelineError::Transient("the restorer is shutting down".into()))?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let fidelity = fidelity.map_or(DEFAULT_FIDELITY, |f| f64::from(f.clamp(0.0, 1.0)));
+        self.tx
+            .send(batcher::Request {
+                input,
+                fidelity,
+                span: tracing::Span::current(),
+                reply,
+                permit,
+            })
+            .map_err(|_| PipelineError::Transient("the restorer threads have stopped".into()))?;
+        rx.await
+            .map_err(|_| PipelineError::Transient("a restorer thread died during a run".into()))?
+    }
+}

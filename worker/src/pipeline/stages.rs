@@ -1,0 +1,252 @@
+//! The image stages the orchestration calls, in one place: decode, align, paste back,
+//! resizes and encode, mapped onto the numerics modules (`decode`, `align`, `paste`,
+//! `encode`, `cv`) and their errors onto pipeline errors.
+//!
+//! TEMPORARY: until the numerics modules land, the bodies below are simple stand-ins
+//! (image-crate decode/encode/resizes, plain Umeyama + bilinear warp, background-only
+//! paste) so the orchestration can run end to end; they are replaced by calls into the
+//! OpenCV-exact modules.
+
+use super::error::PipelineError;
+use super::face::Affine;
+use facefix_shared::ErrorCode;
+use facefix_shared::job::ImageFormat;
+use image::{GrayImage, RgbImage};
+use serde::Serialize;
+
+/// Input limits checked before pixels are decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    pub max_pixels: u64,
+    pub max_side: u32,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self {
+            max_pixels: 40_000_000,
+            max_side: 12_000,
+        }
+    }
+}
+
+/// What the JSON reports about the source image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceInfo {
+    pub width: u32,
+    pub height: u32,
+    pub has_alpha: bool,
+}
+
+/// An upright 8-bit RGB image with its alpha kept aside.
+pub struct Decoded {
+    pub rgb: RgbImage,
+    pub alpha: Option<GrayImage>,
+    pub format: ImageFormat,
+    pub source: SourceInfo,
+}
+
+fn from_image_format(format: image::ImageFormat) -> Option<ImageFormat> {
+    match format {
+        image::ImageFormat::Png => Some(ImageFormat::Png),
+        image::ImageFormat::Jpeg => Some(ImageFormat::Jpeg),
+        image::ImageFormat::WebP => Some(ImageFormat::Webp),
+        _ => None,
+    }
+}
+
+pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, PipelineError> {
+    use image::ImageDecoder;
+    if bytes.is_empty() {
+        return Err(PipelineError::input(
+            ErrorCode::EmptyUpload,
+            "the input is empty",
+        ));
+    }
+    let corrupt =
+        |e: image::ImageError| PipelineError::input(ErrorCode::CorruptImage, e.to_string());
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| PipelineError::input(ErrorCode::CorruptImage, e.to_string()))?;
+    let format = reader.format().and_then(from_image_format).ok_or_else(|| {
+        PipelineError::input(
+            ErrorCode::UnsupportedFormat,
+            "not a JPEG, PNG or WebP image",
+        )
+    })?;
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > limits.max_pixels || w.max(h) > limits.max_side {
+        return Err(PipelineError::input(
+            ErrorCode::TooManyPixels,
+            format!("{w}x{h} is over the input limit"),
+        ));
+    }
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    img.apply_orientation(orientation);
+    let has_alpha = img.color().has_alpha();
+    let alpha = has_alpha.then(|| {
+        let rgba = img.to_rgba8();
+        GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+            image::Luma([rgba.get_pixel(x, y)[3]])
+        })
+    });
+    let rgb = img.to_rgb8();
+    Ok(Decoded {
+        source: SourceInfo {
+            width: rgb.width(),
+            height: rgb.height(),
+            has_alpha,
+        },
+        rgb,
+        alpha,
+        format,
+    })
+}
+
+/// Umeyama similarity to the FFHQ template scaled to `size`, bilinear warp, border RGB
+/// (132, 133, 135).
+pub fn align(img: &RgbImage, landmarks: &[[f64; 2]; 5], size: u32) -> (RgbImage, Affine) {
+    const TEMPLATE: [[f64; 2]; 5] = [
+        [192.98138, 239.94708],
+        [318.90277, 240.19360],
+        [256.63416, 314.01935],
+        [201.26117, 371.41043],
+        [313.08905, 371.15118],
+    ];
+    let k = f64::from(size) / 512.0;
+    let dst = TEMPLATE.map(|p| [p[0] * k, p[1] * k]);
+    let (ms, md) = (mean(landmarks), mean(&dst));
+    let (mut a, mut b, mut var) = (0.0, 0.0, 0.0);
+    for (s, d) in landmarks.iter().zip(&dst) {
+        let (sx, sy, dx, dy) = (s[0] - ms[0], s[1] - ms[1], d[0] - md[0], d[1] - md[1]);
+        a += sx * dx + sy * dy;
+        b += sx * dy - sy * dx;
+        var += sx * sx + sy * sy;
+    }
+    let (a, b) = if var > 0.0 {
+        (a / var, b / var)
+    } else {
+        (1.0, 0.0)
+    };
+    let m: Affine = [
+        [a, -b, md[0] - (a * ms[0] - b * ms[1])],
+        [b, a, md[1] - (b * ms[0] + a * ms[1])],
+    ];
+    (warp_bilinear(img, &m, size, size, [132, 133, 135]), m)
+}
+
+fn mean(p: &[[f64; 2]; 5]) -> [f64; 2] {
+    let s = p
+        .iter()
+        .fold([0.0, 0.0], |acc, q| [acc[0] + q[0], acc[1] + q[1]]);
+    [s[0] / 5.0, s[1] / 5.0]
+}
+
+fn warp_bilinear(img: &RgbImage, m: &Affine, w: u32, h: u32, border: [u8; 3]) -> RgbImage {
+    let det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
+    let inv = [
+        [m[1][1] / det, -m[0][1] / det],
+        [-m[1][0] / det, m[0][0] / det],
+    ];
+    let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
+    RgbImage::from_fn(w, h, |x, y| {
+        let (u, v) = (f64::from(x) - m[0][2], f64::from(y) - m[1][2]);
+        let sx = inv[0][0] * u + inv[0][1] * v;
+        let sy = inv[1][0] * u + inv[1][1] * v;
+        let (x0, y0) = (sx.floor() as i64, sy.floor() as i64);
+        let (fx, fy) = (sx - x0 as f64, sy - y0 as f64);
+        let px = |xx: i64, yy: i64, c: usize| {
+            if xx < 0 || yy < 0 || xx >= iw || yy >= ih {
+                f64::from(border[c])
+            } else {
+                f64::from(img.get_pixel(xx as u32, yy as u32)[c])
+            }
+        };
+        image::Rgb([0, 1, 2].map(|c| {
+            let v = px(x0, y0, c) * (1.0 - fx) * (1.0 - fy)
+                + px(x0 + 1, y0, c) * fx * (1.0 - fy)
+                + px(x0, y0 + 1, c) * (1.0 - fx) * fy
+                + px(x0 + 1, y0 + 1, c) * fx * fy;
+            v.round().clamp(0.0, 255.0) as u8
+        }))
+    })
+}
+
+/// Lanczos background ×`upscale` with the restored faces blended in; returns the image
+/// and each face's inverse affine (crop → output).
+pub fn paste(
+    img: &RgbImage,
+    restored: &[RgbImage],
+    affines: &[Affine],
+    upscale: u32,
+) -> (RgbImage, Vec<Affine>) {
+    let (w, h) = (img.width() * upscale, img.height() * upscale);
+    let bg = image::imageops::resize(img, w, h, image::imageops::FilterType::Lanczos3);
+    let u = f64::from(upscale);
+    let inverses = affines
+        .iter()
+        .take(restored.len())
+        .map(|m| {
+            let det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
+            let (a, b, c, d) = (m[1][1] / det, -m[0][1] / det, -m[1][0] / det, m[0][0] / det);
+            let shift = if upscale > 1 { 0.5 * u } else { 0.0 };
+            [
+                [a * u, b * u, (-(a * m[0][2] + b * m[1][2])) * u + shift],
+                [c * u, d * u, (-(c * m[0][2] + d * m[1][2])) * u + shift],
+            ]
+        })
+        .collect();
+    (bg, inverses)
+}
+
+/// `cv2.resize(INTER_LINEAR)` (the `aligned` input to the model size).
+pub fn resize_linear(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle)
+}
+
+/// The input's alpha at the output size (Lanczos).
+pub fn resize_alpha(alpha: &GrayImage, w: u32, h: u32) -> GrayImage {
+    if alpha.dimensions() == (w, h) {
+        return alpha.clone();
+    }
+    image::imageops::resize(alpha, w, h, image::imageops::FilterType::Lanczos3)
+}
+
+/// Formats that carry an alpha channel.
+pub fn keeps_alpha(format: ImageFormat) -> bool {
+    matches!(format, ImageFormat::Png | ImageFormat::Webp)
+}
+
+/// Encodes with no metadata at all.
+pub fn encode(
+    img: &RgbImage,
+    alpha: Option<&GrayImage>,
+    format: ImageFormat,
+    quality: u8,
+) -> Result<Vec<u8>, PipelineError> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let dynamic = match alpha {
+        Some(a) => {
+            let mut rgba = image::RgbaImage::new(img.width(), img.height());
+            for ((p, s), al) in rgba.pixels_mut().zip(img.pixels()).zip(a.pixels()) {
+                *p = image::Rgba([s[0], s[1], s[2], al[0]]);
+            }
+            image::DynamicImage::ImageRgba8(rgba)
+        }
+        None => image::DynamicImage::ImageRgb8(img.clone()),
+    };
+    let result = match format {
+        ImageFormat::Png => dynamic.write_to(&mut out, image::ImageFormat::Png),
+        ImageFormat::Webp => dynamic.write_to(&mut out, image::ImageFormat::WebP),
+        ImageFormat::Jpeg => {
+            let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality);
+            image::DynamicImage::ImageRgb8(img.clone()).write_with_encoder(enc)
+        }
+    };
+    result.map_err(|e| PipelineError::Internal(format!("encode failed: {e}")))?;
+    Ok(out.into_inner())
+}

@@ -1,0 +1,401 @@
+//! `facefix restore`: the offline CLI over the same pipeline the worker runs.
+//!
+//! `facefix restore INPUT OUTPUT [--restorer NAME_OR_PATH] [--upscale N] [--aligned]
+//! [--only-center-face] [--json META.json] [--bench N]` plus the model flags
+//! ([`ModelArgs`]). The output format follows OUTPUT's extension; nothing of the
+//! input's metadata is written.
+
+use crate::pipeline::face_pipeline::{FacePipeline, Request, Restored, Timings};
+use crate::pipeline::model_args::ModelArgs;
+use crate::pipeline::runtime::RuntimeError;
+use crate::pipeline::stages::DecodeLimits;
+use crate::pipeline::{Face, PipelineError};
+use crate::processor::NoStageObserver;
+use bytes::Bytes;
+use clap::Args;
+use facefix_shared::job::{ImageFormat, MAX_UPSCALE};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Arguments of `facefix restore` (the model flags included: do not flatten
+/// `ModelArgs` again next to it).
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// Input image (JPEG, PNG or WebP; the type is read from the bytes).
+    pub input: PathBuf,
+    /// Output image; the format follows the extension (.png, .jpg/.jpeg, .webp).
+    pub output: PathBuf,
+    /// Output scale of the whole image.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=i64::from(MAX_UPSCALE)))]
+    pub upscale: u8,
+    /// The input is an aligned face: resize it to the model size and restore it (no
+    /// detection, no paste-back; the output is the restored face).
+    #[arg(long)]
+    pub aligned: bool,
+    /// Restore only the face nearest the image centre.
+    #[arg(long)]
+    pub only_center_face: bool,
+    /// Fidelity weight for models that take one (0 = quality, 1 = fidelity; default 0.5).
+    #[arg(long, value_parser = parse_fidelity)]
+    pub fidelity: Option<f32>,
+    /// Write metadata (faces, transforms, stage timings) as JSON here.
+    #[arg(long, value_name = "META.json")]
+    pub json: Option<PathBuf>,
+    /// JPEG / WebP quality.
+    #[arg(long, default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
+    /// Largest input in pixels (width × height), checked from the header.
+    #[arg(long, env = "FACEFIX_MAX_INPUT_PIXELS", default_value_t = 40_000_000)]
+    pub max_input_pixels: u64,
+    /// Longest input side in pixels, checked from the header.
+    #[arg(long, env = "FACEFIX_MAX_INPUT_SIDE", default_value_t = 12_000)]
+    pub max_input_side: u32,
+    /// Benchmark: after one warm-up run, run N more times and print the median and
+    /// minimum of each stage.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub bench: usize,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+fn parse_fidelity(v: &str) -> Result<f32, String> {
+    let f: f32 = v.parse().map_err(|_| format!("not a number: {v:?}"))?;
+    if (0.0..=1.0).contains(&f) {
+        Ok(f)
+    } else {
+        Err("fidelity must be between 0 and 1".into())
+    }
+}
+
+/// Why `facefix restore` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreCliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{input}: {source} [{}]", source.code())]
+    Pipeline {
+        input: PathBuf,
+        source: PipelineError,
+    },
+    #[error(transparent)]
+    Models(#[from] RuntimeError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl RestoreCliError {
+    /// Process exit status: 2 for a bad input, request or usage (like the reference),
+    /// 1 for everything else (models, I/O, internal).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Usage(_) => 2,
+            Self::Pipeline {
+                source: PipelineError::Input { .. } | PipelineError::Model(_),
+                ..
+            } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The format an output path asks for.
+pub fn format_for_path(path: &Path) -> Result<ImageFormat, RestoreCliError> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "png" => Ok(ImageFormat::Png),
+        "jpg" | "jpeg" | "jpe" => Ok(ImageFormat::Jpeg),
+        "webp" => Ok(ImageFormat::Webp),
+        _ => Err(RestoreCliError::Usage(format!(
+            "{}: the output must end in .png, .jpg, .jpeg or .webp",
+            path.display()
+        ))),
+    }
+}
+
+/// Runs the offline restore. Loads the models, processes the image, writes OUTPUT (and
+/// META.json); prints one summary line (and the bench table with `--bench`).
+pub async fn run(args: RestoreArgs) -> Result<(), RestoreCliError> {
+    let format = format_for_path(&args.output)?;
+    let model_args = args.model.clone();
+    let t = Instant::now();
+    let pipeline = tokio::task::spawn_blocking(move || FacePipeline::load(&model_args))
+        .await
+        .map_err(|e| RestoreCliError::Internal(format!("model loading panicked: {e}")))??
+        .with_decode_limits(DecodeLimits {
+            max_pixels: args.max_input_pixels,
+            max_side: args.max_input_side,
+        })
+        .with_quality(args.quality);
+    let load_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let req = Request {
+        restorer: None,
+        upscale: u32::from(args.upscale),
+        aligned: args.aligned,
+        only_center_face: args.only_center_face,
+        fidelity: args.fidelity,
+        format: Some(format),
+    };
+    let (restored, timings) = once(&pipeline, &args, &req).await?;
+    let mut meta = Meta::new(&restored, &timings, &args, &pipeline, load_ms);
+    if args.bench > 0 {
+        let mut runs = Vec::with_capacity(args.bench);
+        for _ in 0..args.bench {
+            runs.push(once(&pipeline, &args, &req).await?.1);
+        }
+        let bench = Bench::from_runs(&runs);
+        print!("{}", bench.table(&args.input, &restored));
+        meta.bench = Some(bench);
+    }
+    if let Some(path) = &args.json {
+        let mut text = serde_json::to_string_pretty(&meta)
+            .map_err(|e| RestoreCliError::Internal(e.to_string()))?;
+        text.push('\n');
+        write_file(path, text.as_bytes())?;
+    }
+    let what = if args.aligned {
+        "aligned crop restored".to_string()
+    } else {
+        format!(
+            "{} face(s) restored ({} detected)",
+            restored.faces.len(),
+            restored.num_detected
+        )
+    };
+    println!(
+        "{}: {}x{} -> {}x{}, {what}, total {:.1} ms",
+        file_name(&args.input),
+        restored.input_width,
+        restored.input_height,
+        restored.width,
+        restored.height,
+        timings.total
+    );
+    Ok(())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// One run, with the file read counted in `decode` and the write in `encode` (as the
+/// reference counts them).
+async fn once(
+    pipeline: &FacePipeline,
+    args: &RestoreArgs,
+    req: &Request,
+) -> Result<(Restored, Timings), RestoreCliError> {
+    let t = Instant::now();
+    let bytes = std::fs::read(&args.input).map_err(|source| RestoreCliError::Io {
+        path: args.input.clone(),
+        source,
+    })?;
+    let read_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let restored = pipeline
+        .run(Bytes::from(bytes), req, Arc::new(NoStageObserver))
+        .await
+        .map_err(|source| RestoreCliError::Pipeline {
+            input: args.input.clone(),
+            source,
+        })?;
+    let t = Instant::now();
+    write_file(&args.output, &restored.bytes)?;
+    let write_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let mut timings = restored.timings;
+    timings.decode += read_ms;
+    timings.encode += write_ms;
+    timings.total += read_ms + write_ms;
+    Ok((restored, timings))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RestoreCliError> {
+    let io = |source| RestoreCliError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    std::fs::write(path, bytes).map_err(io)
+}
+
+/// META.json.
+#[derive(Debug, Serialize)]
+pub struct Meta {
+    pub image_size: [u32; 2],
+    pub output_size: [u32; 2],
+    pub upscale: u8,
+    pub aligned: bool,
+    pub only_center_face: bool,
+    pub source: crate::pipeline::stages::SourceInfo,
+    pub restorer: RestorerMeta,
+    pub device: &'static str,
+    pub num_detected: usize,
+    pub num_faces: usize,
+    pub num_restored: usize,
+    pub faces: Vec<Face>,
+    pub timings_ms: Timings,
+    pub model_load_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detector_stats: Option<crate::pipeline::detect::DetectorStats>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bench: Option<Bench>,
+}
+
+/// The restorer part of META.json.
+#[derive(Debug, Serialize)]
+pub struct RestorerMeta {
+    pub name: String,
+    pub path: String,
+    pub input_name: String,
+    pub size: u32,
+    pub max_batch: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fidelity_input: Option<String>,
+}
+
+impl Meta {
+    fn new(
+        r: &Restored,
+        timings: &Timings,
+        args: &RestoreArgs,
+        p: &FacePipeline,
+        load_ms: f64,
+    ) -> Self {
+        let engine = p.engine();
+        let spec = engine
+            .restorers()
+            .iter()
+            .find(|x| x.spec().name == r.restorer)
+            .map(|x| x.spec().clone());
+        Self {
+            image_size: [r.input_width, r.input_height],
+            output_size: [r.width, r.height],
+            upscale: args.upscale,
+            aligned: args.aligned,
+            only_center_face: args.only_center_face,
+            source: r.source.clone(),
+            restorer: RestorerMeta {
+                name: r.restorer.clone(),
+                path: spec
+                    .as_ref()
+                    .map(|s| s.path.display().to_string())
+                    .unwrap_or_default(),
+                input_name: spec.as_ref().map(|s| s.input.clone()).unwrap_or_default(),
+                size: spec.as_ref().map_or(0, |s| s.size),
+                max_batch: spec.as_ref().map_or(1, |s| s.max_batch),
+                fidelity_input: spec.and_then(|s| s.fidelity.map(|f| f.name)),
+            },
+            device: engine.device.as_str(),
+            num_detected: r.num_detected,
+            num_faces: r.faces.len(),
+            num_restored: r.num_restored,
+            faces: r.faces.clone(),
+            timings_ms: *timings,
+            model_load_ms: load_ms,
+            detector_stats: r.detector_stats.clone(),
+            notes: r.notes.clone(),
+            bench: None,
+        }
+    }
+}
+
+/// `--bench` results: median and minimum per stage, ms.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bench {
+    pub runs: usize,
+    pub warmup: usize,
+    pub stages_ms: Vec<StageStat>,
+}
+
+/// Median and minimum of one stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageStat {
+    pub stage: String,
+    pub median: f64,
+    pub min: f64,
+}
+
+const STAGES: [&str; 7] = [
+    "decode", "detect", "align", "restore", "paste", "encode", "total",
+];
+
+fn stage(t: &Timings, name: &str) -> f64 {
+    match name {
+        "decode" => t.decode,
+        "detect" => t.detect,
+        "align" => t.align,
+        "restore" => t.restore,
+        "paste" => t.paste,
+        "encode" => t.encode,
+        _ => t.total,
+    }
+}
+
+impl Bench {
+    fn from_runs(runs: &[Timings]) -> Self {
+        let stages_ms = STAGES
+            .iter()
+            .map(|name| {
+                let mut v: Vec<f64> = runs.iter().map(|t| stage(t, name)).collect();
+                v.sort_by(f64::total_cmp);
+                let n = v.len();
+                let median = if n == 0 {
+                    0.0
+                } else if n % 2 == 1 {
+                    v[n / 2]
+                } else {
+                    (v[n / 2 - 1] + v[n / 2]) / 2.0
+                };
+                StageStat {
+                    stage: name.to_string(),
+                    median,
+                    min: v.first().copied().unwrap_or(0.0),
+                }
+            })
+            .collect();
+        Self {
+            runs: runs.len(),
+            warmup: 1,
+            stages_ms,
+        }
+    }
+
+    /// The same table `facefix_ref.py --bench` prints.
+    fn table(&self, input: &Path, r: &Restored) -> String {
+        let mut s = format!(
+            "bench: {} runs after 1 warm-up, {}, {} face(s), {}x{} -> {}x{}\n{:<8} {:>10} {:>10}\n",
+            self.runs,
+            file_name(input),
+            r.faces.len(),
+            r.input_width,
+            r.input_height,
+            r.width,
+            r.height,
+            "stage",
+            "median ms",
+            "min ms"
+        );
+        for st in &self.stages_ms {
+            s.push_str(&format!(
+                "{:<8} {:>10.2} {:>10.2}\n",
+                st.stage, st.median, st.min
+            ));
+        }
+        s
+    }
+}

@@ -1,0 +1,120 @@
+//! Shared helpers of the pipeline and parity tests: paths to the repository's models,
+//! the test restorers, the shared test images, and one engine per test binary.
+//!
+//! The tests need what `scripts/setup-models.sh` prepares (the venv with ONNX Runtime,
+//! the MTCNN nets, the test restorers); when it is missing they fail saying so.
+
+#![allow(dead_code)]
+
+use facefix_worker::pipeline::face_pipeline::{FacePipeline, Limits};
+use facefix_worker::pipeline::runtime::Device;
+use facefix_worker::pipeline::stages::DecodeLimits;
+use facefix_worker::pipeline::{Engine, ModelArgs};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+pub const SETUP_HINT: &str = "run `bash scripts/setup-models.sh` from the repository root first";
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn models_dir() -> PathBuf {
+    repo().join("models")
+}
+
+/// A test restorer built by setup-models.sh from the reference's make_test_restorer.py.
+pub fn test_restorer(file: &str) -> PathBuf {
+    let p = models_dir().join("test").join(file);
+    assert!(
+        p.is_file(),
+        "missing test restorer {}: {SETUP_HINT}",
+        p.display()
+    );
+    p
+}
+
+pub fn testdata() -> PathBuf {
+    let p = repo().join("../shared/testdata");
+    assert!(
+        p.is_dir(),
+        "missing {} (the shared test images)",
+        p.display()
+    );
+    p
+}
+
+pub fn image_path(name: &str) -> PathBuf {
+    testdata().join("images").join(name)
+}
+
+pub fn read_image(name: &str) -> Vec<u8> {
+    std::fs::read(image_path(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
+}
+
+/// The reference's Python (the project venv).
+pub fn venv_python() -> PathBuf {
+    let p = repo().join(".venv/bin/python");
+    assert!(p.is_file(), "missing {}: {SETUP_HINT}", p.display());
+    p
+}
+
+/// Model arguments for tests: CPU, the repository's models, a given default restorer.
+pub fn model_args(restorer: Option<&Path>) -> ModelArgs {
+    assert!(
+        models_dir().join("mtcnn/pnet.onnx").is_file(),
+        "missing MTCNN nets: {SETUP_HINT}"
+    );
+    ModelArgs {
+        models_dir: Some(models_dir()),
+        restorer: restorer.map(|p| p.display().to_string()),
+        device: Device::Cpu,
+        intra_threads: 2,
+        ..ModelArgs::default()
+    }
+}
+
+fn load(args: &ModelArgs) -> Arc<Engine> {
+    match Engine::load(args) {
+        Ok(e) => Arc::new(e),
+        Err(e) => panic!("loading the models failed: {e} ({SETUP_HINT})"),
+    }
+}
+
+/// One engine per test binary with the `asym` restorer (the parity restorer).
+pub fn asym_engine() -> Arc<Engine> {
+    static E: OnceLock<Arc<Engine>> = OnceLock::new();
+    E.get_or_init(|| load(&model_args(Some(&test_restorer("restorer_asym_512.onnx")))))
+        .clone()
+}
+
+/// A pipeline over the shared asym engine.
+pub fn asym_pipeline() -> FacePipeline {
+    FacePipeline::new(
+        asym_engine(),
+        Limits {
+            decode: DecodeLimits::default(),
+            max_output_pixels: facefix_worker::pipeline::model_args::DEFAULT_MAX_OUTPUT_PIXELS,
+            quality: 95,
+        },
+    )
+}
+
+/// Decodes a test image to upright RGB with the pipeline's decoder.
+pub fn decode_rgb(name: &str) -> image::RgbImage {
+    facefix_worker::pipeline::stages::decode(&read_image(name), &DecodeLimits::default())
+        .unwrap_or_else(|e| panic!("decode {name}: {e}"))
+        .rgb
+}
+
+/// A tokio runtime for async pipeline calls in plain #[test]s.
+pub fn rt() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => panic!("tokio runtime: {e}"),
+    }
+}
