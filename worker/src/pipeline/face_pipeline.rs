@@ -277,7 +277,9 @@ impl FacePipeline {
             let t = Instant::now();
             let restored = tensor::postprocess(&restored_tensor, size);
             let post_ms = ms(t);
-            obs.entered(Stage::Paste);
+            if !aligned {
+                obs.entered(Stage::Paste);
+            }
             let t = Instant::now();
             let (image, inverses) = if aligned {
                 (

@@ -1,0 +1,101 @@
+//! The restorer on the CUDA execution provider, when a GPU is present (`nvidia-smi`
+//! works); skipped with the reason printed otherwise. GPU workers load the
+//! onnxruntime-gpu library (FACEFIX_ORT_DYLIB); with the CPU wheel's library `--device
+//! cuda` must fail loudly instead of silently running on CPU.
+
+mod pipeline_support;
+
+use clap::Parser;
+use facefix_worker::pipeline::runtime::{self, ActiveDevice, Device, SessionOptions};
+use facefix_worker::restore_cli::{self, RestoreArgs};
+use pipeline_support::{image_path, models_dir, test_restorer};
+use std::process::Command;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    restore: RestoreArgs,
+}
+
+fn gpu_present() -> Result<String, String> {
+    match Command::new("nvidia-smi").arg("-L").output() {
+        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_string()),
+        Ok(o) => Err(format!(
+            "nvidia-smi failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!("nvidia-smi not runnable: {e}")),
+    }
+}
+
+#[test]
+fn restores_on_cuda_when_a_gpu_is_present() {
+    let gpu = match gpu_present() {
+        Ok(g) => g,
+        Err(why) => {
+            println!("skipped: no GPU ({why})");
+            return;
+        }
+    };
+    println!("GPU: {gpu}");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let json = dir.path().join("meta.json");
+    let argv = [
+        "restore".to_string(),
+        image_path("collage_4faces.png").display().to_string(),
+        dir.path().join("out.png").display().to_string(),
+        "--device".into(),
+        "cuda".into(),
+        "--models-dir".into(),
+        models_dir().display().to_string(),
+        "--restorer".into(),
+        test_restorer("restorer_asym_512_dyn.onnx")
+            .display()
+            .to_string(),
+        "--json".into(),
+        json.display().to_string(),
+    ];
+    let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("arguments: {e}"));
+    pipeline_support::rt()
+        .block_on(restore_cli::run(cli.restore))
+        .unwrap_or_else(|e| {
+            panic!(
+                "restore on CUDA failed (is FACEFIX_ORT_DYLIB the onnxruntime-gpu library?): {e}"
+            )
+        });
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_default())
+            .unwrap_or_default();
+    assert_eq!(meta["device"], "cuda");
+    assert_eq!(meta["num_restored"], 4);
+}
+
+#[test]
+fn device_cuda_fails_loudly_without_a_cuda_provider() {
+    let env = runtime::environment(None).unwrap_or_else(|e| panic!("{e}"));
+    let cuda_compiled = matches!(
+        <ort::ep::CUDA as ort::ep::ExecutionProvider>::is_available(),
+        Ok(true)
+    );
+    if cuda_compiled && gpu_present().is_ok() {
+        println!("skipped: this library has CUDA and a GPU is present");
+        return;
+    }
+    let opts = SessionOptions {
+        device: Device::Cuda,
+        cuda_device_id: 0,
+        intra_threads: 1,
+    };
+    let path = test_restorer("restorer_identity_512.onnx");
+    let err = runtime::build_session(&env, &path, &opts)
+        .err()
+        .expect("cuda must fail here");
+    assert!(err.to_string().contains("--device cuda"), "{err}");
+    let auto = SessionOptions {
+        device: Device::Auto,
+        ..opts
+    };
+    let (_, dev) =
+        runtime::build_session(&env, &path, &auto).unwrap_or_else(|e| panic!("auto: {e}"));
+    assert_eq!(dev, ActiveDevice::Cpu, "auto falls back to CPU");
+}
