@@ -957,7 +957,7 @@ for df in deploy/Dockerfile.*; do
     if [[ -x "$HADOLINT" ]]; then
         # DL3008 (pin apt package versions) is silenced inline where it applies: Debian
         # point releases remove old versions, so pins would break rebuilds.
-        check "hadolint $df" "$HADOLINT" --failure-threshold warning "$df"
+        check "hadolint $df" "$HADOLINT" --no-color --failure-threshold warning "$df"
     fi
     check "pinned bases, non-root, HEALTHCHECK, STOPSIGNAL, OCI labels, COPY sources: $df" "$PY" "$CHECKER" dockerfile "$df"
 done
