@@ -7,9 +7,16 @@
 //! ([`ndarray::Array3`]) / single-plane masks ([`Plane`]).
 
 mod area;
+mod blur;
+mod morph;
 mod parallel;
 mod resize;
 mod sample;
+mod warp;
+
+pub use blur::{gaussian_blur, gaussian_kernel};
+pub use morph::erode;
+pub use warp::{translate, warp_affine, warp_affine_f32, warp_affine_rect};
 
 use image::RgbImage;
 use ndarray::Array3;
