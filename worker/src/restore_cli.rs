@@ -122,9 +122,32 @@ pub fn format_for_path(path: &Path) -> Result<ImageFormat, RestoreCliError> {
     }
 }
 
-/// Runs the offline restore. Loads the models, processes the image, writes OUTPUT (and
-/// META.json); prints one summary line (and the bench table with `--bench`).
-pub async fn run(args: RestoreArgs) -> Result<(), RestoreCliError> {
+/// Runs the offline restore on its own async runtime (call it from `main`, outside any
+/// runtime): loads the models, processes the image, writes OUTPUT (and META.json), prints
+/// one summary line (and the bench table with `--bench`). Exit with
+/// [`RestoreCliError::exit_code`] on error.
+pub fn run(args: &RestoreArgs) -> Result<(), RestoreCliError> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RestoreCliError::Internal(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(run_async(args.clone()))
+}
+
+/// Warnings (e.g. `--device auto` falling back to CPU) on stderr, unless the process
+/// already has a subscriber. `FACEFIX_LOG` overrides the filter.
+fn init_logging() {
+    let filter = std::env::var("FACEFIX_LOG").unwrap_or_else(|_| "warn,ort=error".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// [`run`] for callers already inside a tokio runtime (tests, benchmarks).
+pub async fn run_async(args: RestoreArgs) -> Result<(), RestoreCliError> {
     let format = format_for_path(&args.output)?;
     let model_args = args.model.clone();
     let t = Instant::now();

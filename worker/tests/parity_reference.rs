@@ -48,7 +48,7 @@ fn run_ours(
         "cpu".into(),
     ];
     let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("arguments: {e}"));
-    pipeline_support::rt().block_on(restore_cli::run(cli.restore))?;
+    pipeline_support::rt().block_on(restore_cli::run_async(cli.restore))?;
     Ok(read_json(json))
 }
 

@@ -34,7 +34,7 @@ fn restore(input: &Path, output: &Path, extra: &[&str]) -> Result<(), RestoreCli
     ];
     argv.extend(extra.iter().map(|s| s.to_string()));
     let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("arguments: {e}"));
-    pipeline_support::rt().block_on(restore_cli::run(cli.restore))
+    pipeline_support::rt().block_on(restore_cli::run_async(cli.restore))
 }
 
 fn peak_rss_gib() -> f64 {

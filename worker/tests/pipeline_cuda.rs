@@ -57,7 +57,7 @@ fn restores_on_cuda_when_a_gpu_is_present() {
     ];
     let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("arguments: {e}"));
     pipeline_support::rt()
-        .block_on(restore_cli::run(cli.restore))
+        .block_on(restore_cli::run_async(cli.restore))
         .unwrap_or_else(|e| {
             panic!(
                 "restore on CUDA failed (is FACEFIX_ORT_DYLIB the onnxruntime-gpu library?): {e}"

@@ -7,6 +7,7 @@
 //! paste) so the orchestration can run end to end; they are replaced by calls into the
 //! OpenCV-exact modules.
 
+use super::cv;
 use super::error::PipelineError;
 use super::face::Affine;
 use facefix_shared::ErrorCode;
@@ -185,7 +186,7 @@ pub fn paste(
     upscale: u32,
 ) -> (RgbImage, Vec<Affine>) {
     let (w, h) = (img.width() * upscale, img.height() * upscale);
-    let bg = image::imageops::resize(img, w, h, image::imageops::FilterType::Lanczos3);
+    let bg = cv::resize_lanczos4(img, w, h);
     let u = f64::from(upscale);
     let inverses = affines
         .iter()
@@ -205,7 +206,7 @@ pub fn paste(
 
 /// `cv2.resize(INTER_LINEAR)` (the `aligned` input to the model size).
 pub fn resize_linear(img: &RgbImage, w: u32, h: u32) -> RgbImage {
-    image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle)
+    cv::resize_linear(img, w, h)
 }
 
 /// The input's alpha at the output size (Lanczos).
@@ -213,7 +214,14 @@ pub fn resize_alpha(alpha: &GrayImage, w: u32, h: u32) -> GrayImage {
     if alpha.dimensions() == (w, h) {
         return alpha.clone();
     }
-    image::imageops::resize(alpha, w, h, image::imageops::FilterType::Lanczos3)
+    // OpenCV resizes channels independently: the plane replicated into RGB and back gives
+    // cv2.resize(alpha, LANCZOS4) exactly.
+    let rgb = RgbImage::from_fn(alpha.width(), alpha.height(), |x, y| {
+        let a = alpha.get_pixel(x, y)[0];
+        image::Rgb([a, a, a])
+    });
+    let up = cv::resize_lanczos4(&rgb, w, h);
+    GrayImage::from_fn(w, h, |x, y| image::Luma([up.get_pixel(x, y)[0]]))
 }
 
 /// Formats that carry an alpha channel.
