@@ -53,7 +53,11 @@ pub fn gaussian_kernel(n: usize, sigma: f64) -> Vec<f32> {
     if sigma <= 0.0 && n <= 9 {
         return SMALL_KERNELS[n / 2].to_vec();
     }
-    let sigma = if sigma > 0.0 { sigma } else { (n as f64).mul_add(0.15, 0.35) };
+    let sigma = if sigma > 0.0 {
+        sigma
+    } else {
+        (n as f64).mul_add(0.15, 0.35)
+    };
     let scale2 = -0.125 / (sigma * sigma);
     let half = n / 2;
     let values: Vec<f64> = (0..half)

@@ -148,6 +148,10 @@ impl Separable for u8 {
         (c * COEF_SCALE).round_ties_even().clamp(-32768.0, 32767.0) as i32
     }
     fn h_row(src: &[u8], cn: usize, ksize: usize, idx: &[usize], coef: &[i32], out: &mut [i32]) {
+        if ksize == 8 && cn == 3 {
+            h_row_lanczos_rgb(src, idx, coef, out);
+            return;
+        }
         for (d, o) in out.chunks_exact_mut(cn).enumerate() {
             let taps = &idx[d * ksize..(d + 1) * ksize];
             let cs = &coef[d * ksize..(d + 1) * ksize];
@@ -168,6 +172,42 @@ impl Separable for u8 {
     }
 }
 
+/// Horizontal 8-tap pass on RGB: taps are usually 8 consecutive pixels (replicated
+/// only near the borders), read as one 24-byte window. Clamped tap indices never step by
+/// more than 1, so `last == first + 7` means all eight are consecutive.
+fn h_row_lanczos_rgb(src: &[u8], idx: &[usize], coef: &[i32], out: &mut [i32]) {
+    for ((o, taps), cs) in out
+        .chunks_exact_mut(3)
+        .zip(idx.chunks_exact(8))
+        .zip(coef.chunks_exact(8))
+    {
+        let first = taps[0];
+        let window = if taps[7] == first + 7 {
+            src.get(first * 3..first * 3 + 24)
+        } else {
+            None
+        };
+        let mut acc = [0i32; 3];
+        match window {
+            Some(win) => {
+                for (px, &c) in win.chunks_exact(3).zip(cs) {
+                    for (a, &v) in acc.iter_mut().zip(px) {
+                        *a = a.wrapping_add(i32::from(v).wrapping_mul(c));
+                    }
+                }
+            }
+            None => {
+                for (&s, &c) in taps.iter().zip(cs) {
+                    for (ch, a) in acc.iter_mut().enumerate() {
+                        *a = a.wrapping_add(i32::from(src[s * 3 + ch]).wrapping_mul(c));
+                    }
+                }
+            }
+        }
+        o.copy_from_slice(&acc);
+    }
+}
+
 /// Vertical pass of the 8-bit linear resize, as OpenCV's vector path
 /// (`VResizeLinearVec_32s8u`) computes it: the row sums are pre-shifted by 4 and packed
 /// to i16, only the high 16 bits of each product are kept, and the sum is rounded with
@@ -181,20 +221,26 @@ fn v_linear_u8(r0: &[i32], r1: &[i32], b0: i32, b1: i32, out: &mut [u8]) {
     }
 }
 
-/// `VResizeLanczos4`/`VResizeCubic` with `FixedPtCast<int, uchar, 22>` (no SIMD path).
+/// `VResizeLanczos4` with `FixedPtCast<int, uchar, 22>` (OpenCV has no vector path for
+/// it): `(Σ row_k·β_k + 2^21) >> 22`, saturated. Integer sums are exact in any order, so
+/// the loop is free to be vectorised.
 fn v_generic_u8(rows: &[&[i32]], beta: &[i32], out: &mut [u8]) {
-    if let ([r0, r1, r2, r3, r4, r5, r6, r7], [b0, b1, b2, b3, b4, b5, b6, b7]) = (rows, beta) {
-        for (x, o) in out.iter_mut().enumerate() {
-            let acc = r0[x]
-                .wrapping_mul(*b0)
-                .wrapping_add(r1[x].wrapping_mul(*b1))
-                .wrapping_add(r2[x].wrapping_mul(*b2))
-                .wrapping_add(r3[x].wrapping_mul(*b3))
-                .wrapping_add(r4[x].wrapping_mul(*b4))
-                .wrapping_add(r5[x].wrapping_mul(*b5))
-                .wrapping_add(r6[x].wrapping_mul(*b6))
-                .wrapping_add(r7[x].wrapping_mul(*b7));
-            *o = sat_u8(acc.wrapping_add(1 << 21) >> 22);
+    let n = out.len();
+    if let ([r0, r1, r2, r3, r4, r5, r6, r7], &[b0, b1, b2, b3, b4, b5, b6, b7]) = (rows, beta) {
+        let (r0, r1, r2, r3) = (&r0[..n], &r1[..n], &r2[..n], &r3[..n]);
+        let (r4, r5, r6, r7) = (&r4[..n], &r5[..n], &r6[..n], &r7[..n]);
+        for x in 0..n {
+            let lo = r0[x]
+                .wrapping_mul(b0)
+                .wrapping_add(r1[x].wrapping_mul(b1))
+                .wrapping_add(r2[x].wrapping_mul(b2))
+                .wrapping_add(r3[x].wrapping_mul(b3));
+            let hi = r4[x]
+                .wrapping_mul(b4)
+                .wrapping_add(r5[x].wrapping_mul(b5))
+                .wrapping_add(r6[x].wrapping_mul(b6))
+                .wrapping_add(r7[x].wrapping_mul(b7));
+            out[x] = sat_u8(lo.wrapping_add(hi).wrapping_add(1 << 21) >> 22);
         }
         return;
     }
