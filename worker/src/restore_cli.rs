@@ -15,6 +15,7 @@ use bytes::Bytes;
 use clap::Args;
 use facefix_shared::job::{ImageFormat, MAX_UPSCALE};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -337,18 +338,17 @@ impl Meta {
     }
 }
 
-/// `--bench` results: median and minimum per stage, ms.
+/// `--bench` results: median and minimum per stage, ms (the reference's JSON shape).
 #[derive(Debug, Clone, Serialize)]
 pub struct Bench {
     pub runs: usize,
     pub warmup: usize,
-    pub stages_ms: Vec<StageStat>,
+    pub stages_ms: BTreeMap<&'static str, StageStat>,
 }
 
 /// Median and minimum of one stage.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct StageStat {
-    pub stage: String,
     pub median: f64,
     pub min: f64,
 }
@@ -369,6 +369,15 @@ fn stage(t: &Timings, name: &str) -> f64 {
     }
 }
 
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 impl Bench {
     fn from_runs(runs: &[Timings]) -> Self {
         let stages_ms = STAGES
@@ -376,19 +385,11 @@ impl Bench {
             .map(|name| {
                 let mut v: Vec<f64> = runs.iter().map(|t| stage(t, name)).collect();
                 v.sort_by(f64::total_cmp);
-                let n = v.len();
-                let median = if n == 0 {
-                    0.0
-                } else if n % 2 == 1 {
-                    v[n / 2]
-                } else {
-                    (v[n / 2 - 1] + v[n / 2]) / 2.0
-                };
-                StageStat {
-                    stage: name.to_string(),
-                    median,
+                let stat = StageStat {
+                    median: median(&v),
                     min: v.first().copied().unwrap_or(0.0),
-                }
+                };
+                (*name, stat)
             })
             .collect();
         Self {
@@ -413,11 +414,10 @@ impl Bench {
             "median ms",
             "min ms"
         );
-        for st in &self.stages_ms {
-            s.push_str(&format!(
-                "{:<8} {:>10.2} {:>10.2}\n",
-                st.stage, st.median, st.min
-            ));
+        for name in STAGES {
+            if let Some(st) = self.stages_ms.get(name) {
+                s.push_str(&format!("{name:<8} {:>10.2} {:>10.2}\n", st.median, st.min));
+            }
         }
         s
     }

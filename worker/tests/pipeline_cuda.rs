@@ -87,9 +87,9 @@ fn device_cuda_fails_loudly_without_a_cuda_provider() {
         intra_threads: 1,
     };
     let path = test_restorer("restorer_identity_512.onnx");
-    let err = runtime::build_session(&env, &path, &opts)
-        .err()
-        .expect("cuda must fail here");
+    let Err(err) = runtime::build_session(&env, &path, &opts) else {
+        panic!("--device cuda must fail without a CUDA provider");
+    };
     assert!(err.to_string().contains("--device cuda"), "{err}");
     let auto = SessionOptions {
         device: Device::Auto,

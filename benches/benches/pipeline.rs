@@ -1,0 +1,160 @@
+//! Criterion benches of each pipeline stage (decode, detect, align, restore with the
+//! default model, paste, encode) and of the whole pipeline, on the astronaut (512²,
+//! 1 face), the collage (1600×600, 4 faces) and the 33 MP image (7680×4320, 1 face).
+//!
+//! Needs `scripts/setup-models.sh` (models, ONNX Runtime) and `../shared/testdata`.
+//! Run: `cargo bench -p facefix-benches --bench pipeline` (add `-- astronaut` to filter).
+//! CPU, the default restorer (facefix-usm-512), upscale 2, intra-op threads = cores.
+
+use bytes::Bytes;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use facefix_shared::job::ImageFormat;
+use facefix_worker::pipeline::face_pipeline::{FacePipeline, Request};
+use facefix_worker::pipeline::restore::tensor;
+use facefix_worker::pipeline::runtime::Device;
+use facefix_worker::pipeline::stages::{self, DecodeLimits};
+use facefix_worker::pipeline::{Face, ModelArgs};
+use facefix_worker::processor::NoStageObserver;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+const IMAGES: [(&str, &str); 3] = [
+    ("astronaut", "astronaut.png"),
+    ("collage", "collage_4faces.png"),
+    ("large_33mp", "large_7680x4320.jpg"),
+];
+const UPSCALE: u32 = 2;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fail(what: &str, e: impl std::fmt::Display) -> ! {
+    eprintln!(
+        "pipeline bench: {what}: {e} (run scripts/setup-models.sh; ../shared/testdata must exist)"
+    );
+    std::process::exit(1)
+}
+
+struct Case {
+    name: &'static str,
+    bytes: Vec<u8>,
+    format: ImageFormat,
+    rgb: image::RgbImage,
+    faces: Vec<Face>,
+    crops: Vec<image::RgbImage>,
+    restored: Vec<image::RgbImage>,
+    output: image::RgbImage,
+}
+
+fn stages_bench(c: &mut Criterion) {
+    let args = ModelArgs {
+        models_dir: Some(repo().join("models")),
+        device: Device::Cpu,
+        batch_wait_ms: 0,
+        ..ModelArgs::default()
+    };
+    let pipeline = FacePipeline::load(&args).unwrap_or_else(|e| fail("loading the models", e));
+    let engine = Arc::clone(pipeline.engine());
+    let restorer = engine
+        .restorer(None)
+        .unwrap_or_else(|e| fail("default restorer", e))
+        .clone();
+    let size = restorer.spec().size;
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| fail("tokio", e));
+    let limits = DecodeLimits::default();
+
+    let cases: Vec<Case> = IMAGES
+        .iter()
+        .map(|(name, file)| {
+            let path = repo().join("../shared/testdata/images").join(file);
+            let bytes =
+                std::fs::read(&path).unwrap_or_else(|e| fail(&path.display().to_string(), e));
+            let d = stages::decode(&bytes, &limits).unwrap_or_else(|e| fail("decode", e));
+            let (faces, _) = engine
+                .detector
+                .detect(&d.rgb)
+                .unwrap_or_else(|e| fail("detect", e));
+            let mut faces = faces;
+            let crops: Vec<_> = faces
+                .iter_mut()
+                .map(|f| {
+                    let (crop, m) = stages::align(&d.rgb, &f.landmarks, size);
+                    f.affine = Some(m);
+                    crop
+                })
+                .collect();
+            let out = rt
+                .block_on(restorer.run(tensor::preprocess(&crops, size), None))
+                .unwrap_or_else(|e| fail("restore", e));
+            let restored = tensor::postprocess(&out, size);
+            let affines: Vec<_> = faces.iter().filter_map(|f| f.affine).collect();
+            let (output, _) = stages::paste(&d.rgb, &restored, &affines, UPSCALE);
+            Case {
+                name,
+                bytes,
+                format: d.format,
+                rgb: d.rgb,
+                faces,
+                crops,
+                restored,
+                output,
+            }
+        })
+        .collect();
+
+    for case in &cases {
+        let mut g = c.benchmark_group(case.name);
+        if case.rgb.width() * case.rgb.height() > 4_000_000 {
+            g.sample_size(10).measurement_time(Duration::from_secs(20));
+        } else {
+            g.sample_size(20);
+        }
+        g.bench_function(BenchmarkId::new("decode", case.name), |b| {
+            b.iter(|| stages::decode(black_box(&case.bytes), &limits))
+        });
+        g.bench_function(BenchmarkId::new("detect", case.name), |b| {
+            b.iter(|| engine.detector.detect(black_box(&case.rgb)))
+        });
+        g.bench_function(BenchmarkId::new("align", case.name), |b| {
+            b.iter(|| {
+                case.faces
+                    .iter()
+                    .map(|f| stages::align(black_box(&case.rgb), &f.landmarks, size))
+                    .collect::<Vec<_>>()
+            })
+        });
+        g.bench_function(BenchmarkId::new("restore", case.name), |b| {
+            b.iter(|| {
+                let out = rt.block_on(restorer.run(tensor::preprocess(&case.crops, size), None));
+                out.map(|t| tensor::postprocess(&t, size))
+            })
+        });
+        let affines: Vec<_> = case.faces.iter().filter_map(|f| f.affine).collect();
+        g.bench_function(BenchmarkId::new("paste", case.name), |b| {
+            b.iter(|| stages::paste(black_box(&case.rgb), &case.restored, &affines, UPSCALE))
+        });
+        g.bench_function(BenchmarkId::new("encode", case.name), |b| {
+            b.iter(|| stages::encode(black_box(&case.output), None, case.format, 95))
+        });
+        let req = Request {
+            upscale: UPSCALE,
+            ..Request::default()
+        };
+        g.bench_function(BenchmarkId::new("end_to_end", case.name), |b| {
+            b.iter(|| {
+                rt.block_on(pipeline.run(
+                    Bytes::from(case.bytes.clone()),
+                    &req,
+                    Arc::new(NoStageObserver),
+                ))
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, stages_bench);
+criterion_main!(benches);
