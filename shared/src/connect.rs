@@ -1,0 +1,131 @@
+//! Builds the three ports from configuration: a URL selects the real adapter, no URL the
+//! embedded one.
+
+use crate::blob::{DirBlobStore, S3BlobStore};
+use crate::config::{BlobArgs, QueueArgs, StoreArgs};
+use crate::ports::{BlobStore, JobQueue, JobStore};
+use crate::queue::{AmqpQueue, MemoryQueue};
+use crate::store::{MemoryStore, RedisStore};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("job queue: {0}")]
+    Queue(String),
+    #[error("job store: {0}")]
+    Store(String),
+    #[error("object store: {0}")]
+    Blob(String),
+}
+
+/// The three ports a role works with.
+#[derive(Clone)]
+pub struct Services {
+    pub queue: Arc<dyn JobQueue>,
+    pub store: Arc<dyn JobStore>,
+    pub blobs: Arc<dyn BlobStore>,
+}
+
+impl Services {
+    /// True when no service URL is configured: everything is in-process.
+    pub fn all_embedded(queue: &QueueArgs, store: &StoreArgs, blob: &BlobArgs) -> bool {
+        queue.queue_url.is_none() && store.store_url.is_none() && blob.blob_url.is_none()
+    }
+
+    /// Connects every port (each its real adapter when its URL is set).
+    pub async fn connect(
+        queue: &QueueArgs,
+        store: &StoreArgs,
+        blob: &BlobArgs,
+    ) -> Result<Self, ConnectError> {
+        Ok(Self {
+            queue: connect_queue(queue).await?,
+            store: connect_store(store).await?,
+            blobs: connect_blobs(blob).await?,
+        })
+    }
+}
+
+pub async fn connect_queue(args: &QueueArgs) -> Result<Arc<dyn JobQueue>, ConnectError> {
+    match &args.queue_url {
+        None => Ok(Arc::new(MemoryQueue::new(args.queue_delivery_limit))),
+        Some(url) if url.starts_with("amqp://") || url.starts_with("amqps://") => {
+            let queue = AmqpQueue::connect(url, args)
+                .await
+                .map_err(|e| ConnectError::Queue(e.to_string()))?;
+            Ok(Arc::new(queue))
+        }
+        Some(url) => Err(ConnectError::Queue(format!(
+            "unsupported queue URL {} (expected amqp:// or amqps://)",
+            redact_url(url)
+        ))),
+    }
+}
+
+pub async fn connect_store(args: &StoreArgs) -> Result<Arc<dyn JobStore>, ConnectError> {
+    match &args.store_url {
+        None => Ok(Arc::new(MemoryStore::new())),
+        Some(url)
+            if url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://") =>
+        {
+            let store = RedisStore::connect(url, args)
+                .await
+                .map_err(|e| ConnectError::Store(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
+        Some(url) => Err(ConnectError::Store(format!(
+            "unsupported store URL {} (expected redis://)",
+            redact_url(url)
+        ))),
+    }
+}
+
+pub async fn connect_blobs(args: &BlobArgs) -> Result<Arc<dyn BlobStore>, ConnectError> {
+    match &args.blob_url {
+        None => Ok(Arc::new(
+            DirBlobStore::open(&args.data_dir)
+                .await
+                .map_err(|e| ConnectError::Blob(e.to_string()))?,
+        )),
+        Some(url) if url.starts_with("s3://") => {
+            let blobs = S3BlobStore::connect(args)
+                .await
+                .map_err(|e| ConnectError::Blob(e.to_string()))?;
+            Ok(Arc::new(blobs))
+        }
+        Some(url) => Err(ConnectError::Blob(format!(
+            "unsupported blob URL {url} (expected s3://bucket[/prefix])"
+        ))),
+    }
+}
+
+/// A URL with its password replaced, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(
+            redact_url("amqp://guest:secret@host:5672/%2f"),
+            "amqp://guest:***@host:5672/%2f"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+    }
+}
