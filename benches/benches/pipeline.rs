@@ -7,7 +7,7 @@
 //! CPU, the default restorer (facefix-usm-512), upscale 2, intra-op threads = cores.
 
 use bytes::Bytes;
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use facefix_shared::job::ImageFormat;
 use facefix_worker::pipeline::face_pipeline::{FacePipeline, Request};
 use facefix_worker::pipeline::restore::tensor;
@@ -91,7 +91,7 @@ fn stages_bench(c: &mut Criterion) {
                 .unwrap_or_else(|e| fail("restore", e));
             let restored = tensor::postprocess(&out, size);
             let affines: Vec<_> = faces.iter().filter_map(|f| f.affine).collect();
-            let (output, _) = stages::paste(&d.rgb, &restored, &affines, UPSCALE);
+            let (output, _) = stages::paste(&d.rgb, restored.clone(), &affines, UPSCALE);
             Case {
                 name,
                 bytes,
@@ -134,7 +134,11 @@ fn stages_bench(c: &mut Criterion) {
         });
         let affines: Vec<_> = case.faces.iter().filter_map(|f| f.affine).collect();
         g.bench_function(BenchmarkId::new("paste", case.name), |b| {
-            b.iter(|| stages::paste(black_box(&case.rgb), &case.restored, &affines, UPSCALE))
+            b.iter_batched(
+                || case.restored.clone(),
+                |restored| stages::paste(black_box(&case.rgb), restored, &affines, UPSCALE),
+                BatchSize::LargeInput,
+            )
         });
         g.bench_function(BenchmarkId::new("encode", case.name), |b| {
             b.iter(|| stages::encode(black_box(&case.output), None, case.format, 95))

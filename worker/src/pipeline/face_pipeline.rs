@@ -290,7 +290,7 @@ impl FacePipeline {
                     Vec::new(),
                 )
             } else {
-                stages::paste(&rgb, &restored, &affines, upscale)
+                stages::paste(&rgb, restored, &affines, upscale)
             };
             let alpha = alpha
                 .filter(|_| stages::keeps_alpha(format_out))

@@ -2,14 +2,13 @@
 //! resizes and encode, mapped onto the numerics modules (`decode`, `align`, `paste`,
 //! `encode`, `cv`) and their errors onto pipeline errors.
 //!
-//! TEMPORARY: until the numerics modules land, the bodies below are simple stand-ins
-//! (image-crate decode/encode/resizes, plain Umeyama + bilinear warp, background-only
-//! paste) so the orchestration can run end to end; they are replaced by calls into the
-//! OpenCV-exact modules.
+//! TEMPORARY: decode and encode below are image-crate stand-ins until the numerics
+//! `decode` / `encode` modules land (magic-byte sniffing, truncation checks, 16-bit and
+//! CMYK handling); everything else calls the OpenCV-exact modules.
 
-use super::cv;
 use super::error::PipelineError;
 use super::face::Affine;
+use super::{align, cv, paste};
 use facefix_shared::ErrorCode;
 use facefix_shared::job::ImageFormat;
 use image::{GrayImage, RgbImage};
@@ -111,97 +110,25 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, PipelineEr
 /// Umeyama similarity to the FFHQ template scaled to `size`, bilinear warp, border RGB
 /// (132, 133, 135).
 pub fn align(img: &RgbImage, landmarks: &[[f64; 2]; 5], size: u32) -> (RgbImage, Affine) {
-    const TEMPLATE: [[f64; 2]; 5] = [
-        [192.98138, 239.94708],
-        [318.90277, 240.19360],
-        [256.63416, 314.01935],
-        [201.26117, 371.41043],
-        [313.08905, 371.15118],
-    ];
-    let k = f64::from(size) / 512.0;
-    let dst = TEMPLATE.map(|p| [p[0] * k, p[1] * k]);
-    let (ms, md) = (mean(landmarks), mean(&dst));
-    let (mut a, mut b, mut var) = (0.0, 0.0, 0.0);
-    for (s, d) in landmarks.iter().zip(&dst) {
-        let (sx, sy, dx, dy) = (s[0] - ms[0], s[1] - ms[1], d[0] - md[0], d[1] - md[1]);
-        a += sx * dx + sy * dy;
-        b += sx * dy - sy * dx;
-        var += sx * sx + sy * sy;
-    }
-    let (a, b) = if var > 0.0 {
-        (a / var, b / var)
-    } else {
-        (1.0, 0.0)
-    };
-    let m: Affine = [
-        [a, -b, md[0] - (a * ms[0] - b * ms[1])],
-        [b, a, md[1] - (b * ms[0] + a * ms[1])],
-    ];
-    (warp_bilinear(img, &m, size, size, [132, 133, 135]), m)
+    align::align_face(img, landmarks, size)
 }
 
-fn mean(p: &[[f64; 2]; 5]) -> [f64; 2] {
-    let s = p
-        .iter()
-        .fold([0.0, 0.0], |acc, q| [acc[0] + q[0], acc[1] + q[1]]);
-    [s[0] / 5.0, s[1] / 5.0]
-}
-
-fn warp_bilinear(img: &RgbImage, m: &Affine, w: u32, h: u32, border: [u8; 3]) -> RgbImage {
-    let det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
-    let inv = [
-        [m[1][1] / det, -m[0][1] / det],
-        [-m[1][0] / det, m[0][0] / det],
-    ];
-    let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
-    RgbImage::from_fn(w, h, |x, y| {
-        let (u, v) = (f64::from(x) - m[0][2], f64::from(y) - m[1][2]);
-        let sx = inv[0][0] * u + inv[0][1] * v;
-        let sy = inv[1][0] * u + inv[1][1] * v;
-        let (x0, y0) = (sx.floor() as i64, sy.floor() as i64);
-        let (fx, fy) = (sx - x0 as f64, sy - y0 as f64);
-        let px = |xx: i64, yy: i64, c: usize| {
-            if xx < 0 || yy < 0 || xx >= iw || yy >= ih {
-                f64::from(border[c])
-            } else {
-                f64::from(img.get_pixel(xx as u32, yy as u32)[c])
-            }
-        };
-        image::Rgb([0, 1, 2].map(|c| {
-            let v = px(x0, y0, c) * (1.0 - fx) * (1.0 - fy)
-                + px(x0 + 1, y0, c) * fx * (1.0 - fy)
-                + px(x0, y0 + 1, c) * (1.0 - fx) * fy
-                + px(x0 + 1, y0 + 1, c) * fx * fy;
-            v.round().clamp(0.0, 255.0) as u8
-        }))
-    })
-}
-
-/// Lanczos background ×`upscale` with the restored faces blended in; returns the image
-/// and each face's inverse affine (crop → output).
+/// Lanczos background ×`upscale` with the restored faces blended in, in order; returns
+/// the image and each face's inverse affine (crop → output).
 pub fn paste(
     img: &RgbImage,
-    restored: &[RgbImage],
+    restored: Vec<RgbImage>,
     affines: &[Affine],
     upscale: u32,
 ) -> (RgbImage, Vec<Affine>) {
-    let (w, h) = (img.width() * upscale, img.height() * upscale);
-    let bg = cv::resize_lanczos4(img, w, h);
-    let u = f64::from(upscale);
     let inverses = affines
         .iter()
         .take(restored.len())
-        .map(|m| {
-            let det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
-            let (a, b, c, d) = (m[1][1] / det, -m[0][1] / det, -m[1][0] / det, m[0][0] / det);
-            let shift = if upscale > 1 { 0.5 * u } else { 0.0 };
-            [
-                [a * u, b * u, (-(a * m[0][2] + b * m[1][2])) * u + shift],
-                [c * u, d * u, (-(c * m[0][2] + d * m[1][2])) * u + shift],
-            ]
-        })
+        .map(|m| paste::inverse_affine(m, upscale))
         .collect();
-    (bg, inverses)
+    let faces: Vec<(RgbImage, Affine)> =
+        restored.into_iter().zip(affines.iter().copied()).collect();
+    (paste::paste_back(img, &faces, upscale), inverses)
 }
 
 /// `cv2.resize(INTER_LINEAR)` (the `aligned` input to the model size).
