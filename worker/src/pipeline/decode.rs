@@ -1,0 +1,160 @@
+//! Input decoding: sniff the format from the bytes (JPEG, PNG, WebP only), refuse
+//! oversized images from their header, decode under `image::Limits`, refuse truncated
+//! files, apply EXIF orientation, and convert to 8-bit RGB with alpha kept aside
+//! (`facefix_ref.decode_image`).
+//!
+//! Parity with the reference (OpenCV's decoders): PNG and lossless WebP are identical;
+//! JPEG goes through zune-jpeg here and libjpeg-turbo there, whose IDCT/upsampling
+//! differ by a few LSB (see `tests/cv_decode.rs` for the measured numbers).
+
+mod convert;
+mod exif;
+mod header;
+
+use facefix_shared::ErrorCode;
+use facefix_shared::job::ImageFormat;
+use image::{GenericImageView, GrayImage, RgbImage};
+use std::io::Cursor;
+
+/// Input limits, checked on the header before anything is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Most pixels (width × height) accepted.
+    pub max_pixels: u64,
+    /// Longest side accepted.
+    pub max_side: u32,
+}
+
+impl Default for DecodeLimits {
+    /// 40 MP and 12,000 px a side: the 33 MP test image passes, the 144 MP
+    /// "below Pillow's limit" bomb does not.
+    fn default() -> Self {
+        Self {
+            max_pixels: 40_000_000,
+            max_side: 12_000,
+        }
+    }
+}
+
+/// What the source held, as the reference's JSON reports it (`source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SourceInfo {
+    /// Channels as decoded (1 gray, 2 gray + alpha, 3 colour, 4 colour + alpha; palette
+    /// images count as their expansion, CMYK JPEGs as 3).
+    pub channels: u8,
+    /// 8 or 16.
+    pub bit_depth: u8,
+    /// EXIF orientation found (1..=8; 1 when absent); the pixels are already upright.
+    pub orientation: u8,
+    pub had_alpha: bool,
+}
+
+/// An upright 8-bit RGB image, its alpha (if any) and where it came from.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub rgb: RgbImage,
+    pub alpha: Option<GrayImage>,
+    pub format: ImageFormat,
+    pub source: SourceInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("the upload is empty")]
+    EmptyUpload,
+    #[error("not a JPEG, PNG or WebP image ({0})")]
+    UnsupportedFormat(String),
+    #[error("{width}x{height} is over the input limit ({max_pixels} pixels, {max_side} px a side)")]
+    TooManyPixels {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+        max_side: u32,
+    },
+    #[error("the image is corrupt or truncated: {0}")]
+    CorruptImage(String),
+}
+
+impl DecodeError {
+    /// The API error code this maps to.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DecodeError::EmptyUpload => ErrorCode::EmptyUpload,
+            DecodeError::UnsupportedFormat(_) => ErrorCode::UnsupportedFormat,
+            DecodeError::TooManyPixels { .. } => ErrorCode::TooManyPixels,
+            DecodeError::CorruptImage(_) => ErrorCode::CorruptImage,
+        }
+    }
+}
+
+fn image_format(f: ImageFormat) -> image::ImageFormat {
+    match f {
+        ImageFormat::Png => image::ImageFormat::Png,
+        ImageFormat::Jpeg => image::ImageFormat::Jpeg,
+        ImageFormat::Webp => image::ImageFormat::WebP,
+    }
+}
+
+/// Decodes an upload (see the module doc for the steps and their order).
+pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::EmptyUpload);
+    }
+    let format = header::sniff(bytes)?;
+    let (width, height) = header::dimensions(bytes, format)?;
+    if u64::from(width) * u64::from(height) > limits.max_pixels
+        || width.max(height) > limits.max_side
+    {
+        return Err(DecodeError::TooManyPixels {
+            width,
+            height,
+            max_pixels: limits.max_pixels,
+            max_side: limits.max_side,
+        });
+    }
+    if format == ImageFormat::Jpeg && !header::jpeg_is_complete(bytes) {
+        return Err(DecodeError::CorruptImage(
+            "JPEG data ends before its end-of-image marker".into(),
+        ));
+    }
+    let corrupt = |e: image::ImageError| match e {
+        image::ImageError::Limits(_) => DecodeError::TooManyPixels {
+            width,
+            height,
+            max_pixels: limits.max_pixels,
+            max_side: limits.max_side,
+        },
+        other => DecodeError::CorruptImage(other.to_string()),
+    };
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), image_format(format));
+    // Defence in depth: the decoder itself refuses anything past the header's limits
+    // (the budget covers a 16-bit RGBA buffer of max_pixels plus decoder scratch).
+    let mut lim = image::Limits::default();
+    lim.max_image_width = Some(limits.max_side);
+    lim.max_image_height = Some(limits.max_side);
+    lim.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    reader.limits(lim);
+    let img = reader.decode().map_err(corrupt)?;
+    if img.dimensions() != (width, height) {
+        return Err(DecodeError::CorruptImage(
+            "decoded size differs from the header".into(),
+        ));
+    }
+    let planes = convert::to_planes(&img)
+        .ok_or_else(|| DecodeError::CorruptImage("unsupported sample type".into()))?;
+    drop(img);
+    let orientation = exif::orientation(bytes, format);
+    let rgb = convert::orient(planes.rgb, orientation);
+    let alpha = planes.alpha.map(|a| convert::orient_gray(a, orientation));
+    Ok(Decoded {
+        source: SourceInfo {
+            channels: planes.channels,
+            bit_depth: planes.bit_depth,
+            orientation,
+            had_alpha: alpha.is_some(),
+        },
+        rgb,
+        alpha,
+        format,
+    })
+}
