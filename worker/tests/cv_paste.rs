@@ -126,7 +126,7 @@ fn overlapping_and_distant_faces_match_reference() {
         &img,
         &[
             astronaut_face(&shift(0.0, 0.0, 0.1), true),
-            astronaut_face(&shift(0.0, 250.0, 0.12), true),
+            astronaut_face(&shift(0.0, 250.0, 0.28), true),
         ],
         1,
         "tiny faces x1",
@@ -189,4 +189,11 @@ fn large_image_timing() {
         t.elapsed().as_secs_f64() * 1e3
     );
     assert_eq!(out.dimensions(), (15360, 8640));
+    let Some(expected) = reference_paste(&img, &faces, 2) else {
+        return;
+    };
+    let (max, n) = diff_u8(out.as_raw(), &expected);
+    let psnr = psnr_u8(out.as_raw(), &expected);
+    eprintln!("33 MP paste vs reference: max diff {max}, {n} samples differ, PSNR {psnr:.1} dB");
+    assert!(max <= 2 && n * 1000 <= expected.len());
 }
