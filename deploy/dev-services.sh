@@ -4,8 +4,10 @@
 #
 #   Redis     127.0.0.1:6379   (Debian package redis-server)
 #   RabbitMQ  127.0.0.1:5672   (Debian package rabbitmq-server, node facefix@localhost)
-#   S3        127.0.0.1:9000   (MinIO built with `go install`; Garage built with
-#                               `cargo install` when Go cannot build MinIO)
+#   S3        127.0.0.1:9000   (MinIO built with `go install`, several minutes on 2 cores;
+#                               Garage built with `cargo install`, about 30 minutes, when
+#                               Go is missing or cannot build MinIO. The Garage path follows
+#                               Garage's documented CLI but has not been exercised here.)
 #
 # Usage: deploy/dev-services.sh start|stop|status|env
 #
@@ -105,13 +107,16 @@ minio_binary() {
         echo "$bin"
         return 0
     fi
-    command -v go >/dev/null || { log "no Go toolchain: cannot build MinIO"; return 1; }
+    # The official Go tarball installs outside PATH unless a profile adds it.
+    local go
+    go=$(command -v go || echo /usr/local/go/bin/go)
+    [[ -x $go ]] || { log "no Go toolchain: cannot build MinIO"; return 1; }
     local build
     build=$(mktemp -d)
-    log "building MinIO $MINIO_VERSION with $(go version | cut -d' ' -f3) (takes several minutes)"
+    log "building MinIO $MINIO_VERSION with $("$go" version | cut -d' ' -f3) (takes several minutes)"
     # GOTOOLCHAIN=local: never try to download another Go; CGO off: no C toolchain needed.
     if ! GOBIN="$build" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
-        go install "$MINIO_MODULE@$MINIO_VERSION" >"$build.log" 2>&1; then
+        "$go" install "$MINIO_MODULE@$MINIO_VERSION" >"$build.log" 2>&1; then
         tail -n 20 "$build.log" >&2
         rm -rf "$build"
         log "go install of MinIO failed (log: $build.log)"
@@ -294,15 +299,16 @@ EOF
     setsid nohup "$bin" -c "$conf" server >"$dir/s3.log" 2>&1 </dev/null 9>&- &
     echo $! >"$dir/s3.pid"
     wait_for 60 "garage is up" "$bin" -c "$conf" status || die "garage did not start (log: $dir/s3.log)"
-    # A fresh node has no layout: give it one (a no-op error when it already has one).
+    # A fresh node has no layout: give it one. On a restart the layout exists and
+    # both commands fail harmlessly, as do the key and bucket steps below.
     local node
     node=$("$bin" -c "$conf" node id -q | cut -d@ -f1)
-    if "$bin" -c "$conf" layout show 2>/dev/null | grep -q "No nodes"; then
-        "$bin" -c "$conf" layout assign -z dev -c 1G "$node" >&2
-        "$bin" -c "$conf" layout apply --version 1 >&2
-    fi
+    "$bin" -c "$conf" layout assign -z dev -c 1G "$node" >/dev/null 2>&1 || true
+    "$bin" -c "$conf" layout apply --version 1 >/dev/null 2>&1 || true
     "$bin" -c "$conf" key import --yes -n facefix-dev "$GARAGE_ACCESS_KEY" "$GARAGE_SECRET_KEY" >/dev/null 2>&1 || true
     "$bin" -c "$conf" key allow --create-bucket facefix-dev >/dev/null 2>&1 || true
+    "$bin" -c "$conf" bucket create "$TEST_BUCKET" >/dev/null 2>&1 || true
+    "$bin" -c "$conf" bucket allow --read --write --owner "$TEST_BUCKET" --key facefix-dev >/dev/null 2>&1 || true
     wait_for 60 "garage serves S3" s3_answers || die "garage does not serve S3 (log: $dir/s3.log)"
 }
 

@@ -253,8 +253,10 @@ pub async fn delete_record_is_idempotent_and_keeps_the_purge_entry(h: Arc<dyn St
     a.schedule_purge(record.id, record.expires_at)
         .await
         .expect("schedule");
-    a.create(&record, LONG_TTL).await.expect("create");
+    // Subscribed before the create: an event published just before a subscription may
+    // still reach it across processes, so only a subscription made earlier is exact.
     let mut events = b.subscribe(record.id).await.expect("subscribe");
+    a.create(&record, LONG_TTL).await.expect("create");
     a.delete_record(record.id, PurgeReason::Deleted)
         .await
         .expect("delete");
@@ -262,6 +264,12 @@ pub async fn delete_record_is_idempotent_and_keeps_the_purge_entry(h: Arc<dyn St
     assert!(
         a.is_scheduled(record.id).await.expect("is_scheduled"),
         "the purge entry stays"
+    );
+    assert_eq!(
+        within("the created event", events.next()).await,
+        Some(JobEvent::State {
+            record: Box::new(record.clone())
+        })
     );
     assert_eq!(
         within("the gone event", events.next()).await,

@@ -21,7 +21,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use deadpool_redis::{Manager, Pool, Runtime};
 use redis::AsyncCommands;
-use redis::aio::MultiplexedConnection;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -149,16 +148,12 @@ impl RedisStore {
         }
     }
 
-    async fn conn(&self) -> Result<MultiplexedConnection, StoreError> {
-        let pooled = self
-            .inner
+    async fn conn(&self) -> Result<deadpool_redis::Connection, StoreError> {
+        self.inner
             .pool
             .get()
             .await
-            .map_err(|e| StoreError::Unavailable(format!("Redis connection: {e}")))?;
-        // The multiplexed connection is shared by design; taking it out of the pool wrapper
-        // would lose it, so clone the handle and let the guard go back to the pool.
-        Ok((*pooled).clone())
+            .map_err(|e| StoreError::Unavailable(format!("Redis connection: {e}")))
     }
 
     fn keys(&self) -> &Keys {

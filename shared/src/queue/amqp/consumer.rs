@@ -43,6 +43,9 @@ enum Ended {
 async fn run(link: Arc<Link>, queue: ShortString, prefetch: u16, sender: mpsc::Sender<Delivery>) {
     let mut backoff = Backoff::new();
     loop {
+        if sender.is_closed() {
+            return;
+        }
         match consume_once(&link, &queue, prefetch, &sender, &mut backoff).await {
             Ended::Dropped => return,
             Ended::Broken(reason) => {
