@@ -240,6 +240,7 @@ impl FacePipeline {
         );
         let prepared =
             blocking(move || prepare(&engine, &limits, &input, &r, size, obs.as_ref())).await?;
+        let (input_width, input_height) = prepared.rgb.dimensions();
         let Prepared {
             rgb,
             alpha,
@@ -324,8 +325,8 @@ impl FacePipeline {
             format: format_out,
             width,
             height,
-            input_width: source.width,
-            input_height: source.height,
+            input_width,
+            input_height,
             source,
             restorer: restorer.spec().name.clone(),
             num_detected,

@@ -118,3 +118,34 @@ pub fn rt() -> tokio::runtime::Runtime {
         Err(e) => panic!("tokio runtime: {e}"),
     }
 }
+
+/// The pixels the reference sees for a test image: JPEGs are decoded by OpenCV
+/// (libjpeg-turbo, the reference's decoder, EXIF orientation applied) through the venv's
+/// Python and handed over losslessly as PNG, so stage tests of the detector do not depend
+/// on JPEG decoder differences (those are the decode stage's and the parity test's).
+pub fn reference_rgb(name: &str) -> image::RgbImage {
+    if !name.ends_with(".jpg") {
+        return decode_rgb(name);
+    }
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("tempdir: {e}"),
+    };
+    let png = dir.path().join("ref.png");
+    let status = std::process::Command::new(venv_python())
+        .args([
+            "-c",
+            "import cv2, sys; cv2.imwrite(sys.argv[2], cv2.imread(sys.argv[1]))",
+        ])
+        .arg(image_path(name))
+        .arg(&png)
+        .status();
+    assert!(
+        matches!(status, Ok(s) if s.success()),
+        "OpenCV decode of {name} failed: {status:?}"
+    );
+    let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
+    facefix_worker::pipeline::stages::decode(&bytes, &DecodeLimits::default())
+        .unwrap_or_else(|e| panic!("decode {name}: {e}"))
+        .rgb
+}
