@@ -158,3 +158,34 @@ fn exif_orientation_is_applied_before_detection() {
         assert!((b[k] - want[k]).abs() <= 0.006, "{b:?}");
     }
 }
+
+#[test]
+fn tiled_pnet_gives_the_same_detections() {
+    use facefix_worker::pipeline::detect::TileSize;
+    let engine = asym_engine();
+    let tiled = engine.detector.clone().with_tile_size(TileSize {
+        width: 64,
+        height: 38,
+        above_pixels: 0,
+    });
+    for name in [
+        "astronaut.png",
+        "collage_4faces.png",
+        "grace_hopper.jpg",
+        "tiny_face_64x75.png",
+    ] {
+        let img = decode_rgb(name);
+        let whole = engine.detector.detect(&img).expect("detect");
+        let tiles = tiled.detect(&img).expect("detect tiled");
+        assert_eq!(whole.0, tiles.0, "{name}: faces");
+        assert_eq!(
+            whole.1.pnet_hits_per_scale, tiles.1.pnet_hits_per_scale,
+            "{name}"
+        );
+        assert_eq!(
+            [whole.1.after_pnet, whole.1.after_rnet, whole.1.after_onet],
+            [tiles.1.after_pnet, tiles.1.after_rnet, tiles.1.after_onet],
+            "{name}"
+        );
+    }
+}

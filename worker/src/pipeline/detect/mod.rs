@@ -5,11 +5,12 @@
 mod boxes;
 mod nets;
 mod nms;
+mod pyramid;
 
-pub use nets::{MtcnnNets, Net};
+pub use nets::{MtcnnNets, Net, Pending};
 pub use nms::{Overlap, nms};
+pub use pyramid::TileSize;
 
-use super::cv;
 use super::error::PipelineError;
 use super::face::Face;
 use super::session::TensorF32;
@@ -45,6 +46,7 @@ pub struct DetectorStats {
 #[derive(Clone)]
 pub struct Mtcnn {
     nets: MtcnnNets,
+    tile: TileSize,
 }
 
 /// Pyramid scales: 12/min_face · factor^k while min(h, w)·12/min_face·factor^k >= 12.
@@ -68,7 +70,17 @@ fn elapsed_ms(t: Instant) -> f64 {
 
 impl Mtcnn {
     pub fn new(nets: MtcnnNets) -> Self {
-        Self { nets }
+        Self {
+            nets,
+            tile: TileSize::default(),
+        }
+    }
+
+    /// Changes the PNet tile size of large pyramid levels (the results do not change;
+    /// tests use small tiles to prove it).
+    pub fn with_tile_size(mut self, tile: TileSize) -> Self {
+        self.tile = tile;
+        self
     }
 
     pub fn nets(&self) -> &MtcnnNets {
@@ -110,11 +122,7 @@ impl Mtcnn {
         let mut all_boxes = Vec::new();
         let mut all_scores = Vec::new();
         let mut all_reg = Vec::new();
-        for s in scales(h, w) {
-            let hs = (f64::from(h) * s).ceil() as u32;
-            let ws = (f64::from(w) * s).ceil() as u32;
-            let level = cv::resize_area(img, ws, hs);
-            let out = self.nets.run(Net::P, pnet_input(&level))?;
+        pyramid::run(&self.nets, img, &scales(h, w), self.tile, |s, out| {
             let (b, sc, rg) = pnet_candidates(&out.prob, &out.reg, s)?;
             stats.pnet_hits_per_scale.push(b.len());
             for i in nms(&b, &sc, NMS_PNET_SCALE, Overlap::Union) {
@@ -122,7 +130,8 @@ impl Mtcnn {
                 all_scores.push(sc[i]);
                 all_reg.push(rg[i]);
             }
-        }
+            Ok(())
+        })?;
         let keep = nms(&all_boxes, &all_scores, NMS_PNET_ALL, Overlap::Union);
         let b: Vec<[f64; 4]> = keep.iter().map(|&i| all_boxes[i]).collect();
         let r: Vec<[f64; 4]> = keep.iter().map(|&i| all_reg[i]).collect();
@@ -193,14 +202,7 @@ impl Mtcnn {
         cand: Vec<[f64; 4]>,
         size: usize,
     ) -> Result<(Vec<[f64; 4]>, Vec<f64>, Vec<[f64; 4]>, Vec<[f64; 10]>), PipelineError> {
-        let mut valid = Vec::with_capacity(cand.len());
-        let mut crops = Vec::with_capacity(cand.len());
-        for b in cand {
-            if let Some(c) = boxes::crop(img, &b, size) {
-                valid.push(b);
-                crops.push(c);
-            }
-        }
+        let (valid, crops) = parallel_crops(img, cand, size)?;
         let (mut prob, mut reg, mut lms) = (Vec::new(), Vec::new(), Vec::new());
         for chunk in crops.chunks(self.nets.max_batch(net).max(1)) {
             let out = self.nets.run(net, crops_input(chunk, size))?;
@@ -237,6 +239,44 @@ impl Mtcnn {
     }
 }
 
+/// Crops of every candidate (dropping empty boxes), spread over the cores: on a large
+/// photo there are a thousand candidates, some hundreds of pixels wide.
+#[allow(clippy::type_complexity)]
+fn parallel_crops(
+    img: &RgbImage,
+    cand: Vec<[f64; 4]>,
+    size: usize,
+) -> Result<(Vec<[f64; 4]>, Vec<ndarray::Array3<f32>>), PipelineError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let crop_all = |boxes: &[[f64; 4]]| -> Vec<Option<ndarray::Array3<f32>>> {
+        boxes.iter().map(|b| boxes::crop(img, b, size)).collect()
+    };
+    let crops: Vec<Option<ndarray::Array3<f32>>> = if threads < 2 || cand.len() < 16 {
+        crop_all(&cand)
+    } else {
+        let per = cand.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = cand
+                .chunks(per)
+                .map(|c| s.spawn(move || crop_all(c)))
+                .collect();
+            let mut all = Vec::with_capacity(cand.len());
+            for h in handles {
+                all.extend(
+                    h.join()
+                        .map_err(|_| PipelineError::Internal("a crop thread panicked".into()))?,
+                );
+            }
+            Ok::<_, PipelineError>(all)
+        })?
+    };
+    Ok(cand
+        .into_iter()
+        .zip(crops)
+        .filter_map(|(b, c)| c.map(|c| (b, c)))
+        .unzip())
+}
+
 fn check_len(t: &TensorF32, want: usize, what: &str) -> Result<(), PipelineError> {
     if t.data.len() == want {
         Ok(())
@@ -246,23 +286,6 @@ fn check_len(t: &TensorF32, want: usize, what: &str) -> Result<(), PipelineError
             t.data.len()
         )))
     }
-}
-
-/// A pyramid level as PNet's input: [1, W, H, 3] (spatial axes swapped), normalised.
-fn pnet_input(level: &RgbImage) -> TensorF32 {
-    let (w, h) = (level.width() as usize, level.height() as usize);
-    let raw = level.as_raw();
-    let mut data = vec![0f32; w * h * 3];
-    for x in 0..w {
-        for y in 0..h {
-            let s = (y * w + x) * 3;
-            let d = (x * h + y) * 3;
-            for c in 0..3 {
-                data[d + c] = normalize(f32::from(raw[s + c]));
-            }
-        }
-    }
-    TensorF32::new(vec![1, w, h, 3], data)
 }
 
 /// Crops (H×W×3 float) as RNet/ONet input: [N, W, H, 3], normalised.

@@ -31,6 +31,9 @@ pub struct NetOutput {
     pub landmarks: Option<TensorF32>,
 }
 
+/// A run in flight (see [`MtcnnNets::submit`]).
+pub struct Pending(Receiver<Result<NetOutput, PipelineError>>);
+
 struct Command {
     net: Net,
     input: TensorF32,
@@ -107,6 +110,12 @@ impl MtcnnNets {
 
     /// Runs a net and waits for its output. Blocks: call from a blocking thread.
     pub fn run(&self, net: Net, input: TensorF32) -> Result<NetOutput, PipelineError> {
+        Self::wait(self.submit(net, input)?)
+    }
+
+    /// Queues a run (blocking while the queue is full) and returns where its output will
+    /// arrive, so that several runs can be in flight on the detector threads.
+    pub fn submit(&self, net: Net, input: TensorF32) -> Result<Pending, PipelineError> {
         let (reply, rx) = bounded(1);
         let cmd = Command {
             net,
@@ -117,7 +126,14 @@ impl MtcnnNets {
         self.tx
             .send(cmd)
             .map_err(|_| PipelineError::Transient("the detector threads have stopped".into()))?;
-        rx.recv()
+        Ok(Pending(rx))
+    }
+
+    /// Waits for a submitted run.
+    pub fn wait(pending: Pending) -> Result<NetOutput, PipelineError> {
+        pending
+            .0
+            .recv()
             .map_err(|_| PipelineError::Transient("a detector thread died during a run".into()))?
     }
 }

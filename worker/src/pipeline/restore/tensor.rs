@@ -70,8 +70,13 @@ mod tests {
         assert_eq!(to_u8(-3.0), 0);
         assert_eq!(to_u8(2.0), 255);
         assert_eq!(to_u8(f32::NAN), 0);
-        // (y+1)/2*255 = 0.5 exactly → 0, 1.5 → 2
-        assert_eq!(to_u8(1.0 / 255.0 - 1.0), 0);
-        assert_eq!(to_u8(3.0 / 255.0 - 1.0), 2);
+        // (0+1)/2*255 = 127.5 exactly: numpy's rint gives 128
+        assert_eq!(to_u8(0.0), 128);
+        assert_eq!(to_u8(-0.5), 64); // 63.75
+        assert_eq!(round_half_even_check(2.5), 2.0);
+    }
+
+    fn round_half_even_check(v: f32) -> f32 {
+        v.round_ties_even()
     }
 }
