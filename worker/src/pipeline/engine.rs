@@ -58,7 +58,17 @@ impl Engine {
                 "the manifest lacks an MTCNN net".into(),
             ));
         };
-        let nets = MtcnnNets::start(&env, &models_dir, [p, r, o], &opts, args.sessions)?;
+        let detector_opts = SessionOptions {
+            intra_threads: 1,
+            ..opts.clone()
+        };
+        let nets = MtcnnNets::start(
+            &env,
+            &models_dir,
+            [p, r, o],
+            &detector_opts,
+            args.effective_detector_sessions(),
+        )?;
         let device = nets.device;
         let upstream = Arc::new(AtomicUsize::new(0));
         let policy = BatchPolicy {

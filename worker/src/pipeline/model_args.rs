@@ -54,6 +54,12 @@ pub struct ModelArgs {
     #[arg(long, env = "FACEFIX_SESSIONS", default_value_t = 1)]
     pub sessions: usize,
 
+    /// Detector (MTCNN) sessions, each on its own thread with one intra-op thread
+    /// (0 = one per core). Large photos are cut into tiles that run on all of them at
+    /// once; small nets run faster single-threaded than split across cores.
+    #[arg(long, env = "FACEFIX_DETECTOR_SESSIONS", default_value_t = 0)]
+    pub detector_sessions: usize,
+
     /// Most faces per restorer run (also capped by each model's manifest `max_batch`;
     /// models with a fixed batch of 1 always run face by face).
     #[arg(long, env = "FACEFIX_MAX_BATCH")]
@@ -81,6 +87,7 @@ impl Default for ModelArgs {
             cuda_device: 0,
             intra_threads: 0,
             sessions: 1,
+            detector_sessions: 0,
             max_batch: None,
             batch_wait_ms: 5,
             max_output_pixels: DEFAULT_MAX_OUTPUT_PIXELS,
@@ -89,6 +96,14 @@ impl Default for ModelArgs {
 }
 
 impl ModelArgs {
+    /// Detector sessions: as given, or one per core.
+    pub fn effective_detector_sessions(&self) -> usize {
+        if self.detector_sessions > 0 {
+            return self.detector_sessions;
+        }
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
     /// Intra-op threads per session: as given, or the cores shared among the sessions.
     pub fn effective_intra_threads(&self) -> usize {
         if self.intra_threads > 0 {
@@ -116,6 +131,8 @@ mod tests {
         let d = ModelArgs::default();
         assert_eq!(cli.model.device, d.device);
         assert_eq!(cli.model.sessions, d.sessions);
+        assert_eq!(cli.model.detector_sessions, d.detector_sessions);
+        assert!(d.effective_detector_sessions() >= 1);
         assert_eq!(cli.model.batch_wait_ms, d.batch_wait_ms);
         assert_eq!(cli.model.max_output_pixels, d.max_output_pixels);
     }
