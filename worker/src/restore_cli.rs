@@ -143,6 +143,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -312,7 +313,7 @@ impl Meta {
             upscale: args.upscale,
             aligned: args.aligned,
             only_center_face: args.only_center_face,
-            source: r.source.clone(),
+            source: r.source,
             restorer: RestorerMeta {
                 name: r.restorer.clone(),
                 path: spec

@@ -170,6 +170,13 @@ fn aligned_restores_the_whole_input_at_model_size() {
     let out = out.expect("processed");
     assert_eq!((out.width, out.height), (512, 512));
     assert_eq!((out.faces_found, out.faces_restored), (0, 1));
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("upscale 2 not applied")),
+        "{:?}",
+        out.notes
+    );
     assert_eq!(
         stages,
         [Stage::Decode, Stage::Align, Stage::Restore, Stage::Encode]

@@ -92,7 +92,13 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| manifest.default_restorer().name.clone());
         let mut restorers = Vec::new();
-        if is_path(&default_name) {
+        if let Some(entry) = is_path(&default_name)
+            .then(|| manifest_entry_for_file(&manifest, &models_dir, Path::new(&default_name)))
+            .flatten()
+        {
+            // A path to a manifest model is that model, sha256 check included.
+            restorers.push(start(RestorerSource::Manifest(entry))?);
+        } else if is_path(&default_name) {
             restorers.push(start(RestorerSource::Path(Path::new(&default_name)))?);
         } else {
             restorers.push(start(RestorerSource::Manifest(lookup(
@@ -148,6 +154,19 @@ impl Engine {
     pub fn restorers(&self) -> &[Restorer] {
         &self.restorers
     }
+}
+
+/// The manifest restorer whose file `path` is, if any.
+fn manifest_entry_for_file<'m>(
+    manifest: &'m Manifest,
+    models_dir: &Path,
+    path: &Path,
+) -> Option<&'m models::ModelEntry> {
+    let wanted = std::fs::canonicalize(path).ok()?;
+    manifest.models.iter().find(|m| {
+        m.role == ModelRole::Restorer
+            && std::fs::canonicalize(m.path_in(models_dir)).is_ok_and(|p| p == wanted)
+    })
 }
 
 fn lookup<'m>(manifest: &'m Manifest, name: &str) -> Result<&'m models::ModelEntry, RuntimeError> {

@@ -334,7 +334,14 @@ impl FacePipeline {
             num_restored,
             detector_stats: stats,
             timings,
-            notes: Vec::new(),
+            notes: if req.aligned && req.upscale != 1 {
+                vec![format!(
+                    "upscale {} not applied: an aligned face is restored at the model size ({size}x{size})",
+                    req.upscale
+                )]
+            } else {
+                Vec::new()
+            },
         })
     }
 }
