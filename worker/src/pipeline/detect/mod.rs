@@ -204,9 +204,23 @@ impl Mtcnn {
     ) -> Result<(Vec<[f64; 4]>, Vec<f64>, Vec<[f64; 4]>, Vec<[f64; 10]>), PipelineError> {
         let (valid, crops) = parallel_crops(img, cand, size)?;
         let (mut prob, mut reg, mut lms) = (Vec::new(), Vec::new(), Vec::new());
-        for chunk in crops.chunks(self.nets.max_batch(net).max(1)) {
-            let out = self.nets.run(net, crops_input(chunk, size))?;
-            let n = chunk.len();
+        // One chunk per detector thread, all in flight at once (ONNX Runtime's CPU
+        // results per crop do not depend on the batch they are in).
+        let per = crops
+            .len()
+            .div_ceil(self.nets.threads().max(1))
+            .clamp(1, self.nets.max_batch(net).max(1));
+        let pending = crops
+            .chunks(per)
+            .map(|chunk| {
+                Ok((
+                    chunk.len(),
+                    self.nets.submit(net, crops_input(chunk, size))?,
+                ))
+            })
+            .collect::<Result<Vec<_>, PipelineError>>()?;
+        for (n, reply) in pending {
+            let out = MtcnnNets::wait(reply)?;
             check_len(&out.prob, n * 2, "probability")?;
             check_len(&out.reg, n * 4, "regression")?;
             for i in 0..n {

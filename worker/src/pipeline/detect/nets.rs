@@ -64,6 +64,7 @@ pub struct MtcnnNets {
     pub device: ActiveDevice,
     rnet_max_batch: usize,
     onet_max_batch: usize,
+    threads: usize,
 }
 
 impl MtcnnNets {
@@ -96,7 +97,13 @@ impl MtcnnNets {
             device,
             rnet_max_batch: max_batches.0,
             onet_max_batch: max_batches.1,
+            threads,
         })
+    }
+
+    /// Detector threads (sessions): work split into this many parts runs in parallel.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// The most crops per RNet / ONet run (larger candidate sets are split).

@@ -27,7 +27,8 @@ pub struct LevelOutput {
 }
 
 /// How large levels are tiled: tile size in input pixels (x, y; rounded up to even, so
-/// every tile starts at an even offset), for levels of more than `above_pixels`.
+/// every tile starts at an even offset), for levels of more than `above_pixels`. Tiled
+/// levels are also cut into at least one stripe per detector thread.
 #[derive(Debug, Clone, Copy)]
 pub struct TileSize {
     pub width: usize,
@@ -40,7 +41,7 @@ impl Default for TileSize {
         Self {
             width: 512,
             height: 256,
-            above_pixels: 1 << 20,
+            above_pixels: 1 << 16,
         }
     }
 }
@@ -118,7 +119,9 @@ fn run_level(
             reg: out.reg,
         });
     }
-    let (xs, ys) = (spans(w, tile.width), spans(h, tile.height));
+    // At least one stripe per detector thread, so that every core works on the level.
+    let stripe = (h + OVERLAP * (nets.threads().max(1) - 1)).div_ceil(nets.threads().max(1)) + 1;
+    let (xs, ys) = (spans(w, tile.width), spans(h, tile.height.min(stripe)));
     // Send every tile first so that all detector threads work on this level at once.
     let pending: Vec<_> = xs
         .iter()
