@@ -1,0 +1,14 @@
+//! facefix-api: the HTTP API (uploads, job status, SSE, results, web page, OpenAPI) and
+//! the probe server the other roles use.
+
+pub mod backlog;
+pub mod error;
+mod observe;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod upload;
+pub mod views;
+
+pub use server::{Readiness, RunningServer, start_api, start_probe_server};
+pub use state::{AppState, ModelEntry};

@@ -1,0 +1,266 @@
+//! `/v1/jobs`: create, read, download, delete.
+
+use super::parse_job_id;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+use crate::upload::body::read_upload;
+use crate::upload::probe::probe;
+use crate::views::JobView;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use facefix_shared::ErrorCode;
+use facefix_shared::job::{ImageInfo, JobId, JobMessage, JobParams, JobRecord, JobState};
+use facefix_shared::metrics::metrics;
+use facefix_shared::ports::{BlobKey, PurgeReason};
+use facefix_shared::retention::purge_job;
+use facefix_shared::telemetry::trace_headers;
+use futures_util::StreamExt;
+
+/// Upload an image and start a job.
+///
+/// Answers 202 only once the input is stored, the record written and the queue message
+/// confirmed by the broker; on any failure nothing is left behind.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs",
+    tag = "jobs",
+    params(
+        ("model" = Option<String>, Query, description = "Restoration model (see GET /v1/models)"),
+        ("upscale" = Option<u8>, Query, description = "Output scale 1–4 (default 2)"),
+        ("only_center_face" = Option<bool>, Query, description = "Restore only the face nearest the centre"),
+        ("aligned" = Option<bool>, Query, description = "The input is an aligned face crop"),
+        ("fidelity" = Option<f32>, Query, description = "0–1, for models that take it"),
+        ("format" = Option<String>, Query, description = "png, jpeg or webp (default: as the input)"),
+    ),
+    request_body(
+        description = "multipart/form-data with an `image` field (options may be further fields), or the raw image with Content-Type image/*",
+        content(
+            ("multipart/form-data"),
+            ("image/png"),
+            ("image/jpeg"),
+            ("image/webp"),
+        )
+    ),
+    responses(
+        (status = 202, description = "Accepted; Location points at the job", body = JobView),
+        (status = 400, description = "Malformed request or option", body = ErrorBody),
+        (status = 413, description = "Over the byte limit", body = ErrorBody),
+        (status = 415, description = "Not JPEG, PNG or WebP", body = ErrorBody),
+        (status = 422, description = "Corrupt, or over the pixel limits", body = ErrorBody),
+        (status = 429, description = "Backlog full; see Retry-After", body = ErrorBody),
+        (status = 503, description = "A dependency is down; nothing was stored", body = ErrorBody),
+    )
+)]
+pub async fn create_job(state: web::Data<AppState>, request: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let result = accept_upload(&state, &request, payload).await;
+    if let Err(error) = &result {
+        metrics().uploads_rejected_total.with_label_values(&[error.code.as_str()]).inc();
+    }
+    result
+}
+
+async fn accept_upload(state: &AppState, request: &HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    // Shed load before reading the body: the cheapest refusal is the one that reads nothing.
+    if !state.backlog.try_admit() {
+        return Err(ApiError::new(ErrorCode::BacklogFull, "too many jobs are waiting; try again later")
+            .retry_after(state.backlog.args.backlog_retry_after));
+    }
+    let admitted = AdmissionGuard { state };
+    let upload = read_upload(request, payload, state.limits.max_upload_bytes).await?;
+    check_model(state, &upload.params)?;
+    let probed = probe(&upload.image, &state.limits)?;
+    let id = JobId::new_random();
+    tracing::Span::current().record("job_id", tracing::field::display(id));
+    let input = ImageInfo {
+        format: probed.format,
+        content_type: probed.format.content_type().to_string(),
+        width: probed.width,
+        height: probed.height,
+        bytes: upload.image.len() as u64,
+    };
+    let record = JobRecord::new_queued(id, upload.params, input, chrono::Utc::now(), state.retention.retention);
+    enqueue(state, &record, upload.image).await?;
+    admitted.keep();
+    metrics().jobs_created_total.with_label_values(&[probed.format.extension()]).inc();
+    metrics().upload_bytes.with_label_values(&[probed.format.extension()]).observe(record.input.bytes as f64);
+    tracing::info!(job_id = %id, format = probed.format.extension(), width = probed.width, height = probed.height, "job accepted");
+    let location = format!("/v1/jobs/{id}");
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::LOCATION, location))
+        .json(JobView::new(record, state.backlog.ready())))
+}
+
+/// Gives the backlog slot back unless the job was created.
+struct AdmissionGuard<'a> {
+    state: &'a AppState,
+}
+
+impl AdmissionGuard<'_> {
+    fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for AdmissionGuard<'_> {
+    fn drop(&mut self) {
+        self.state.backlog.release();
+    }
+}
+
+fn check_model(state: &AppState, params: &JobParams) -> Result<(), ApiError> {
+    let Some(name) = &params.model else { return Ok(()) };
+    if state.models.is_empty() || state.models.iter().any(|m| &m.name == name) {
+        return Ok(());
+    }
+    let known: Vec<&str> = state.models.iter().map(|m| m.name.as_str()).collect();
+    Err(ApiError::new(ErrorCode::UnknownModel, format!("unknown model `{name}` (available: {})", known.join(", "))))
+}
+
+/// Schedules the purge, stores the input, writes the record and publishes the message, in
+/// that order; if a step fails, undoes the earlier ones so nothing is left behind.
+async fn enqueue(state: &AppState, record: &JobRecord, image: bytes::Bytes) -> Result<(), ApiError> {
+    let services = &state.services;
+    let id = record.id;
+    // First, so that a crash at any later point leaves a purge entry the sweeper honours.
+    services.store.schedule_purge(id, record.expires_at).await?;
+    if let Err(error) = services.blobs.put(BlobKey::Input(id), image, &record.input.content_type).await {
+        rollback(state, id, false).await;
+        return Err(error.into());
+    }
+    if let Err(error) = services.store.create(record, state.retention.record_ttl()).await {
+        rollback(state, id, true).await;
+        return Err(error.into());
+    }
+    let message = JobMessage::new(id, record.created_at);
+    let trace = trace_headers(&tracing::Span::current());
+    if let Err(error) = services.queue.publish(&message, &trace).await {
+        rollback(state, id, true).await;
+        return Err(error.into());
+    }
+    Ok(())
+}
+
+/// Best-effort undo of a half-created job. Whatever cannot be undone now (the dependency is
+/// down) stays on the purge schedule, and the sweeper removes it at expiry.
+async fn rollback(state: &AppState, id: JobId, stored: bool) {
+    let services = &state.services;
+    if stored {
+        if let Err(error) = purge_job(services.store.as_ref(), services.blobs.as_ref(), id, PurgeReason::Deleted).await {
+            tracing::warn!(job_id = %id, %error, "rollback incomplete; the sweeper will purge at expiry");
+            return;
+        }
+    }
+    if let Err(error) = services.store.unschedule_purge(id).await {
+        tracing::warn!(job_id = %id, %error, "rollback left a purge entry; the sweeper will clear it at expiry");
+    }
+}
+
+async fn load(state: &AppState, raw_id: &str) -> Result<JobRecord, ApiError> {
+    let id = parse_job_id(raw_id)?;
+    state.services.store.get(id).await?.ok_or_else(ApiError::not_found)
+}
+
+/// The job record.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 404, description = "Never existed, deleted or expired", body = ErrorBody),
+    )
+)]
+pub async fn get_job(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let record = load(&state, &id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(JobView::new(record, state.backlog.ready())))
+}
+
+/// Streams an object of a job with its content type.
+async fn stream_blob(state: &AppState, key: BlobKey, file_name: String) -> Result<HttpResponse, ApiError> {
+    let blob = state
+        .services
+        .blobs
+        .get(key)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "the image is gone (deleted or expired)"))?;
+    let body = blob.body.map(|chunk| chunk.map_err(actix_web::error::ErrorServiceUnavailable));
+    Ok(HttpResponse::Ok()
+        .content_type(blob.content_type)
+        .insert_header((header::CONTENT_LENGTH, blob.length))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .insert_header((header::CONTENT_DISPOSITION, format!("inline; filename=\"{file_name}\"")))
+        .streaming(body))
+}
+
+/// A download name derived from the id only: user file names are never kept.
+fn file_name(id: JobId, kind: &str, extension: &str) -> String {
+    let short: String = id.to_string().chars().take(8).collect();
+    format!("facefix-{short}-{kind}.{extension}")
+}
+
+/// The restored image.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}/result",
+    tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The restored image", content(("image/png"), ("image/jpeg"), ("image/webp"))),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "Not succeeded (yet)", body = ErrorBody),
+    )
+)]
+pub async fn get_result(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let record = load(&state, &id).await?;
+    if record.state != JobState::Succeeded {
+        let message = match record.state {
+            JobState::Failed => "the job failed; there is no result".to_string(),
+            other => format!("the job is {other}; the result is not ready"),
+        };
+        return Err(ApiError::new(ErrorCode::NotReady, message));
+    }
+    let extension = record.output.as_ref().map(|o| o.format.extension()).unwrap_or("bin");
+    stream_blob(&state, BlobKey::Result(record.id), file_name(record.id, "restored", extension)).await
+}
+
+/// The uploaded image (for before/after views).
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}/input",
+    tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The uploaded image", content(("image/png"), ("image/jpeg"), ("image/webp"))),
+        (status = 404, description = "No such job", body = ErrorBody),
+    )
+)]
+pub async fn get_input(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let record = load(&state, &id).await?;
+    stream_blob(&state, BlobKey::Input(record.id), file_name(record.id, "input", record.input.format.extension())).await
+}
+
+/// Deletes the job now: its images and its record. Idempotent.
+#[utoipa::path(
+    delete,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 204, description = "Deleted (or already gone)"),
+        (status = 503, description = "A dependency is down; retry", body = ErrorBody),
+    )
+)]
+pub async fn delete_job(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = parse_job_id(&id)?;
+    purge_job(state.services.store.as_ref(), state.services.blobs.as_ref(), id, PurgeReason::Deleted)
+        .await
+        .map_err(|error| match error {
+            facefix_shared::retention::PurgeError::Store(e) => ApiError::from(e),
+            facefix_shared::retention::PurgeError::Blob(e) => ApiError::from(e),
+        })?;
+    tracing::info!(job_id = %id, "job deleted by request");
+    Ok(HttpResponse::NoContent().finish())
+}

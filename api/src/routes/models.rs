@@ -1,0 +1,19 @@
+//! `GET /v1/models`: the restorers this deployment offers.
+
+use crate::state::{AppState, ModelEntry};
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    pub models: Vec<ModelEntry>,
+}
+
+/// The configured restorers, the default first.
+#[utoipa::path(get, path = "/v1/models", tag = "models", responses((status = 200, body = ModelList)))]
+pub async fn list_models(state: web::Data<AppState>) -> HttpResponse {
+    let mut models = state.models.as_ref().clone();
+    models.sort_by_key(|m| !m.default);
+    HttpResponse::Ok().json(ModelList { models })
+}

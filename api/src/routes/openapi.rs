@@ -1,0 +1,46 @@
+//! `GET /openapi.json`, generated from the handlers and types.
+
+use super::{events, health, jobs, models};
+use crate::error::{ErrorBody, ErrorDetail};
+use crate::state::ModelEntry;
+use crate::views::{HealthView, JobLinks, JobView};
+use actix_web::HttpResponse;
+use facefix_shared::ErrorCode;
+use facefix_shared::job::{ImageFormat, ImageInfo, JobFailure, JobParams, JobRecord, JobState, Stage, StageTimings};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "facefix",
+        description = "Self-hosted face restoration. Upload a photo, watch the job, download the result; everything is destroyed at `expires_at` (15 minutes after upload by default). Errors are `{\"error\": {\"code\", \"message\"}}` with stable codes.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        jobs::create_job,
+        jobs::get_job,
+        events::job_events,
+        jobs::get_result,
+        jobs::get_input,
+        jobs::delete_job,
+        models::list_models,
+        health::healthz,
+        health::readyz,
+        health::metrics_text,
+    ),
+    components(schemas(
+        JobView, JobLinks, JobRecord, JobState, JobParams, JobFailure, ImageInfo, ImageFormat, StageTimings, Stage,
+        ErrorBody, ErrorDetail, ErrorCode, HealthView, ModelEntry, models::ModelList,
+    )),
+    tags(
+        (name = "jobs", description = "Restoration jobs"),
+        (name = "models", description = "Available restorers"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI 3 document.
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

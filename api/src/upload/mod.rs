@@ -1,0 +1,7 @@
+//! Everything about an upload before it is stored: reading the body within the byte
+//! limit, parsing options, and checking the image from its header.
+
+pub mod body;
+pub mod limits;
+pub mod options;
+pub mod probe;

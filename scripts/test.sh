@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: starts the dev services (Redis, RabbitMQ, MinIO on
+# 127.0.0.1), prepares the models and the reference venv, then runs every test tier.
+# Usage: scripts/test.sh            (from the repository root or anywhere inside it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dev services"
+bash deploy/dev-services.sh start
+eval "$(bash deploy/dev-services.sh env)"
+export FACEFIX_TEST_SERVICES=1
+
+if [[ -f scripts/setup-models.sh ]]; then
+  step "models and reference environment"
+  bash scripts/setup-models.sh
+fi
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "unit, contract and end-to-end tests"
+cargo test --workspace --no-fail-fast
+
+if [[ -f scripts/check-deploy.sh ]]; then
+  step "deployment files (offline validation)"
+  bash scripts/check-deploy.sh
+fi
+
+if [[ -f web-tests/run.sh ]]; then
+  step "browser tests"
+  bash web-tests/run.sh
+fi
+
+step "all tests passed"

@@ -1,0 +1,72 @@
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The largest `upscale` a client may ask for.
+pub const MAX_UPSCALE: u8 = 4;
+
+/// The image formats facefix reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    Png,
+    Jpeg,
+    Webp,
+}
+
+impl ImageFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+            Self::Webp => "image/webp",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+            Self::Webp => "webp",
+        }
+    }
+
+    /// Parses an option value (`png`, `jpeg`/`jpg`, `webp`), case-insensitively.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "png" => Some(Self::Png),
+            "jpeg" | "jpg" => Some(Self::Jpeg),
+            "webp" => Some(Self::Webp),
+            _ => None,
+        }
+    }
+}
+
+/// What the client asked for. Validated by the API before the job exists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobParams {
+    /// Restoration model name; `None` means the deployment's default.
+    pub model: Option<String>,
+    /// Output scale factor of the whole image, 1–4.
+    pub upscale: u8,
+    /// Restore only the face nearest the image centre.
+    pub only_center_face: bool,
+    /// The input is already an aligned face crop: skip detection and paste-back.
+    pub aligned: bool,
+    /// Fidelity weight for models that take one (0 = quality, 1 = fidelity).
+    pub fidelity: Option<f32>,
+    /// Output format; `None` means the same as the input.
+    pub format: Option<ImageFormat>,
+}
+
+impl Default for JobParams {
+    fn default() -> Self {
+        Self {
+            model: None,
+            upscale: 2,
+            only_center_face: false,
+            aligned: false,
+            fidelity: None,
+            format: None,
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! facefix-shared: the job model, configuration, the three ports (`JobQueue`, `JobStore`,
+//! `BlobStore`) with their real and embedded adapters, retention (the sweeper), metrics
+//! and telemetry. It knows nothing of HTTP or tensors.
+
+pub mod blob;
+pub mod config;
+pub mod connect;
+pub mod contract;
+mod error_code;
+pub mod events;
+pub mod job;
+pub mod metrics;
+pub mod models;
+pub mod ports;
+pub mod queue;
+pub mod retention;
+pub mod store;
+pub mod telemetry;
+
+pub use error_code::ErrorCode;

@@ -1,0 +1,145 @@
+//! The command line: one binary, a subcommand per role. Every flag is also an environment
+//! variable (see `--help`).
+
+use clap::{Args, Parser, Subcommand};
+use facefix_api::backlog::BacklogArgs;
+use facefix_api::upload::limits::UploadLimits;
+use facefix_shared::config::{BlobArgs, ListenArgs, QueueArgs, RetentionArgs, StoreArgs, TelemetryArgs};
+use facefix_worker::WorkerArgs;
+use facefix_worker::restore_cli::RestoreArgs;
+use std::net::SocketAddr;
+
+#[derive(Debug, Parser)]
+#[command(name = "facefix", version, about = "Self-hosted face restoration: upload a photo, get its faces restored, everything deleted after 15 minutes.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Everything in one process: API + web page, worker and sweeper. With no service URLs
+    /// it needs nothing else (embedded mode).
+    Serve(ServeArgs),
+    /// The HTTP API and web page alone (needs the queue, store and blob URLs).
+    Api(ApiRoleArgs),
+    /// A queue worker alone (needs the queue, store and blob URLs).
+    Worker(WorkerRoleArgs),
+    /// The retention sweeper alone (needs the store and blob URLs).
+    Sweeper(SweeperRoleArgs),
+    /// Restore the faces of one image file, offline.
+    Restore(RestoreArgs),
+}
+
+/// The three ports.
+#[derive(Debug, Clone, Args)]
+pub struct ServiceArgs {
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub blob: BlobArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub services: ServiceArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub limits: UploadLimits,
+    #[command(flatten)]
+    pub backlog: BacklogArgs,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiRoleArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub services: ServiceArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub limits: UploadLimits,
+    #[command(flatten)]
+    pub backlog: BacklogArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// Where a worker serves `/healthz`, `/readyz` and `/metrics`.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerListenArgs {
+    /// Address of the worker's health and metrics endpoints.
+    #[arg(long, env = "FACEFIX_LISTEN", default_value = "127.0.0.1:9090")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerRoleArgs {
+    #[command(flatten)]
+    pub listen: WorkerListenArgs,
+    #[command(flatten)]
+    pub services: ServiceArgs,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub limits: UploadLimits,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// Where a sweeper serves `/healthz`, `/readyz` and `/metrics`.
+#[derive(Debug, Clone, Args)]
+pub struct SweeperListenArgs {
+    /// Address of the sweeper's health and metrics endpoints.
+    #[arg(long, env = "FACEFIX_LISTEN", default_value = "127.0.0.1:9091")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct SweeperRoleArgs {
+    #[command(flatten)]
+    pub listen: SweeperListenArgs,
+    #[command(flatten)]
+    pub services: ServiceArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_flag_has_help_and_an_env_var() {
+        let cli = Cli::command();
+        for sub in cli.get_subcommands().filter(|s| s.get_name() != "restore") {
+            for arg in sub.get_arguments().filter(|a| a.get_long().is_some()) {
+                let name = arg.get_id().as_str();
+                if name == "help" || name == "version" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "{} --{name} has no help", sub.get_name());
+                assert!(arg.get_env().is_some(), "{} --{name} has no env var", sub.get_name());
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! End to end over HTTP on the real services (RabbitMQ, Redis, MinIO on 127.0.0.1, started
+//! by `deploy/dev-services.sh`).
+
+mod common;
+
+use common::{Backend, real_services_enabled, scenarios};
+
+#[tokio::test]
+async fn lifecycle() {
+    if real_services_enabled("lifecycle") {
+        scenarios::lifecycle(Backend::Real).await;
+    }
+}
+
+#[tokio::test]
+async fn bad_inputs() {
+    if real_services_enabled("bad_inputs") {
+        scenarios::bad_inputs(Backend::Real).await;
+    }
+}
+
+#[tokio::test]
+async fn live_events() {
+    if real_services_enabled("live_events") {
+        scenarios::live_events(Backend::Real).await;
+    }
+}
+
+#[tokio::test]
+async fn backpressure() {
+    if real_services_enabled("backpressure") {
+        scenarios::backpressure(Backend::Real).await;
+    }
+}
+
+#[tokio::test]
+async fn retention() {
+    if real_services_enabled("retention") {
+        scenarios::retention(Backend::Real).await;
+    }
+}

@@ -1,0 +1,83 @@
+//! Jobs past the delivery limit land in the dead-letter queue; this marks them failed
+//! (`gave-up`) so their owners see a final state instead of waiting forever.
+
+use crate::job::record_finished;
+use chrono::Utc;
+use facefix_shared::ErrorCode;
+use facefix_shared::connect::Services;
+use facefix_shared::job::{JobFailure, JobId, JobState};
+use facefix_shared::ports::{Delivery, StoreError, Transition};
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long to wait before reopening a consumer that could not be opened.
+const REOPEN_DELAY: Duration = Duration::from_secs(2);
+
+pub async fn run_dead_letter_consumer(services: Services, shutdown: CancellationToken) {
+    loop {
+        let mut deliveries = match services.queue.consume_dead_letters().await {
+            Ok(deliveries) => deliveries,
+            Err(error) => {
+                tracing::warn!(%error, "cannot consume the dead-letter queue; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(REOPEN_DELAY) => continue,
+                }
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                delivery = deliveries.next() => match delivery {
+                    Some(delivery) => settle_dead_letter(&services, delivery).await,
+                    None => break,
+                },
+            }
+        }
+    }
+}
+
+async fn settle_dead_letter(services: &Services, delivery: Delivery) {
+    let id = delivery.message.job_id;
+    let result = match give_up(services, id).await {
+        Ok(()) => delivery.acker.ack().await,
+        Err(error) => {
+            tracing::warn!(job_id = %id, %error, "cannot mark a dead-lettered job; retrying later");
+            tokio::time::sleep(REOPEN_DELAY).await;
+            delivery.acker.requeue().await
+        }
+    };
+    if let Err(error) = result {
+        tracing::warn!(job_id = %id, %error, "cannot settle a dead letter");
+    }
+}
+
+/// Marks `id` failed with `gave-up` unless it already reached a final state.
+pub async fn give_up(services: &Services, id: JobId) -> Result<(), StoreError> {
+    let Some(mut record) = services.store.get(id).await? else {
+        return Ok(());
+    };
+    if !JobState::ABANDONABLE.contains(&record.state) {
+        return Ok(());
+    }
+    record.state = JobState::Failed;
+    record.finished_at = Some(Utc::now());
+    record.error = Some(JobFailure {
+        code: ErrorCode::GaveUp,
+        message: format!(
+            "processing failed {} times; giving up",
+            record.attempts.max(1)
+        ),
+    });
+    if services
+        .store
+        .transition(JobState::ABANDONABLE, &record)
+        .await?
+        == Transition::Applied
+    {
+        record_finished(&record);
+        tracing::warn!(job_id = %id, attempts = record.attempts, "job given up after too many failed deliveries");
+    }
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! facefix-worker: the queue consumer and the face pipeline.
+
+pub mod consumer;
+pub mod dead_letters;
+mod job;
+pub mod passthrough;
+pub mod pipeline;
+pub mod processor;
+pub mod restore_cli;
+pub mod worker_args;
+
+pub use consumer::Worker;
+pub use worker_args::WorkerArgs;
