@@ -4,13 +4,19 @@
 use clap::{Args, Parser, Subcommand};
 use facefix_api::backlog::BacklogArgs;
 use facefix_api::upload::limits::UploadLimits;
-use facefix_shared::config::{BlobArgs, ListenArgs, QueueArgs, RetentionArgs, StoreArgs, TelemetryArgs};
+use facefix_shared::config::{
+    BlobArgs, ListenArgs, QueueArgs, RetentionArgs, StoreArgs, TelemetryArgs,
+};
 use facefix_worker::WorkerArgs;
 use facefix_worker::restore_cli::RestoreArgs;
 use std::net::SocketAddr;
 
 #[derive(Debug, Parser)]
-#[command(name = "facefix", version, about = "Self-hosted face restoration: upload a photo, get its faces restored, everything deleted after 15 minutes.")]
+#[command(
+    name = "facefix",
+    version,
+    about = "Self-hosted face restoration: upload a photo, get its faces restored, everything deleted after 15 minutes."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -137,8 +143,16 @@ mod tests {
                 if name == "help" || name == "version" {
                     continue;
                 }
-                assert!(arg.get_help().is_some(), "{} --{name} has no help", sub.get_name());
-                assert!(arg.get_env().is_some(), "{} --{name} has no env var", sub.get_name());
+                assert!(
+                    arg.get_help().is_some(),
+                    "{} --{name} has no help",
+                    sub.get_name()
+                );
+                assert!(
+                    arg.get_env().is_some(),
+                    "{} --{name} has no env var",
+                    sub.get_name()
+                );
             }
         }
     }

@@ -23,7 +23,10 @@ fn main() -> ExitCode {
         }
         server_role => server_role,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("facefix: cannot start the async runtime: {error}");

@@ -28,7 +28,9 @@ struct FlakyQueue(MemoryQueue);
 #[async_trait]
 impl JobQueue for FlakyQueue {
     async fn publish(&self, _: &JobMessage, _: &TraceHeaders) -> Result<(), QueueError> {
-        Err(QueueError::Unavailable("broker unreachable (injected)".into()))
+        Err(QueueError::Unavailable(
+            "broker unreachable (injected)".into(),
+        ))
     }
     async fn consume(&self, prefetch: u16) -> Result<Consumer, QueueError> {
         self.0.consume(prefetch).await
@@ -40,7 +42,9 @@ impl JobQueue for FlakyQueue {
         self.0.stats().await
     }
     async fn check(&self) -> Result<(), QueueError> {
-        Err(QueueError::Unavailable("broker unreachable (injected)".into()))
+        Err(QueueError::Unavailable(
+            "broker unreachable (injected)".into(),
+        ))
     }
     fn delivery_limit(&self) -> u32 {
         self.0.delivery_limit()
@@ -51,16 +55,26 @@ struct FlakyStore(MemoryStore);
 
 #[async_trait]
 impl JobStore for FlakyStore {
-    async fn schedule_purge(&self, id: JobId, at: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+    async fn schedule_purge(
+        &self,
+        id: JobId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
         self.0.schedule_purge(id, at).await
     }
     async fn create(&self, _: &JobRecord, _: Duration) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("redis unreachable (injected)".into()))
+        Err(StoreError::Unavailable(
+            "redis unreachable (injected)".into(),
+        ))
     }
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {
         self.0.get(id).await
     }
-    async fn transition(&self, from: &[JobState], next: &JobRecord) -> Result<Transition, StoreError> {
+    async fn transition(
+        &self,
+        from: &[JobState],
+        next: &JobRecord,
+    ) -> Result<Transition, StoreError> {
         self.0.transition(from, next).await
     }
     async fn publish(&self, event: &JobEvent) -> Result<(), StoreError> {
@@ -72,7 +86,12 @@ impl JobStore for FlakyStore {
     async fn delete_record(&self, id: JobId, reason: PurgeReason) -> Result<(), StoreError> {
         self.0.delete_record(id, reason).await
     }
-    async fn claim_due(&self, now: chrono::DateTime<chrono::Utc>, lease: Duration, limit: usize) -> Result<Vec<JobId>, StoreError> {
+    async fn claim_due(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<JobId>, StoreError> {
         self.0.claim_due(now, lease, limit).await
     }
     async fn unschedule_purge(&self, id: JobId) -> Result<(), StoreError> {
@@ -132,25 +151,66 @@ async fn upload_with_broken(broken: Broken, expected_code: &str) {
     let store = MemoryStore::new();
     let blobs = DirBlobStore::open(dir.path()).await.expect("dir store");
     let services = Services {
-        queue: if broken == Broken::QueuePublish { Arc::new(FlakyQueue(queue.clone())) } else { Arc::new(queue.clone()) },
-        store: if broken == Broken::StoreCreate { Arc::new(FlakyStore(store.clone())) } else { Arc::new(store.clone()) },
-        blobs: if broken == Broken::BlobPut { Arc::new(FlakyBlobs(blobs)) } else { Arc::new(blobs) },
+        queue: if broken == Broken::QueuePublish {
+            Arc::new(FlakyQueue(queue.clone()))
+        } else {
+            Arc::new(queue.clone())
+        },
+        store: if broken == Broken::StoreCreate {
+            Arc::new(FlakyStore(store.clone()))
+        } else {
+            Arc::new(store.clone())
+        },
+        blobs: if broken == Broken::BlobPut {
+            Arc::new(FlakyBlobs(blobs))
+        } else {
+            Arc::new(blobs)
+        },
     };
     let mut options = StackOptions::new(Backend::Embedded);
     options.with_worker = false;
-    let processor = Arc::new(facefix_worker::passthrough::PassThrough { max_pixels: 40_000_000 });
+    let processor = Arc::new(facefix_worker::passthrough::PassThrough {
+        max_pixels: 40_000_000,
+    });
     let stack = Stack::start_with(options, processor, Some(services)).await;
-    let response = stack.upload(read_testdata("images/astronaut.png"), "").await;
+    let response = stack
+        .upload(read_testdata("images/astronaut.png"), "")
+        .await;
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], expected_code, "{body}");
-    assert_eq!(files_under(dir.path()), Vec::<std::path::PathBuf>::new(), "an object was left behind");
-    assert_eq!(store.oldest_purge_due().await.expect("purge"), None, "a purge entry was left behind");
-    assert_eq!(store.oldest_queued().await.expect("queued"), None, "a record was left behind");
-    assert_eq!(queue.stats().await.expect("stats").ready, 0, "a message was left behind");
-    let ready = stack.client.get(stack.url("/readyz")).send().await.expect("readyz");
-    let expected_ready = if broken == Broken::QueuePublish { 503 } else { 200 };
+    assert_eq!(
+        files_under(dir.path()),
+        Vec::<std::path::PathBuf>::new(),
+        "an object was left behind"
+    );
+    assert_eq!(
+        store.oldest_purge_due().await.expect("purge"),
+        None,
+        "a purge entry was left behind"
+    );
+    assert_eq!(
+        store.oldest_queued().await.expect("queued"),
+        None,
+        "a record was left behind"
+    );
+    assert_eq!(
+        queue.stats().await.expect("stats").ready,
+        0,
+        "a message was left behind"
+    );
+    let ready = stack
+        .client
+        .get(stack.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    let expected_ready = if broken == Broken::QueuePublish {
+        503
+    } else {
+        200
+    };
     assert_eq!(ready.status(), expected_ready);
     stack.shutdown().await;
 }

@@ -42,7 +42,9 @@ impl BacklogMonitor {
 
     /// Jobs waiting for a worker, as last read (None before the first successful read).
     pub fn ready(&self) -> Option<u64> {
-        self.known.load(Ordering::Relaxed).then(|| self.ready.load(Ordering::Relaxed))
+        self.known
+            .load(Ordering::Relaxed)
+            .then(|| self.ready.load(Ordering::Relaxed))
     }
 
     /// Whether a new upload must be refused. Counts jobs accepted since the last refresh
@@ -58,7 +60,11 @@ impl BacklogMonitor {
 
     /// Gives back an admission whose job was not created.
     pub fn release(&self) {
-        let _ = self.ready.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
+        let _ = self
+            .ready
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
     }
 
     /// Reads queue counts and the oldest queued job, and updates the metrics.
@@ -68,14 +74,20 @@ impl BacklogMonitor {
                 self.ready.store(stats.ready, Ordering::Relaxed);
                 self.known.store(true, Ordering::Relaxed);
                 let m = metrics();
-                m.queue_messages.with_label_values(&["ready"]).set(i64::try_from(stats.ready).unwrap_or(i64::MAX));
-                m.queue_messages.with_label_values(&["dead"]).set(i64::try_from(stats.dead).unwrap_or(i64::MAX));
+                m.queue_messages
+                    .with_label_values(&["ready"])
+                    .set(i64::try_from(stats.ready).unwrap_or(i64::MAX));
+                m.queue_messages
+                    .with_label_values(&["dead"])
+                    .set(i64::try_from(stats.dead).unwrap_or(i64::MAX));
             }
             Err(error) => tracing::debug!(%error, "cannot read queue stats"),
         }
         if let Ok(oldest) = services.store.oldest_queued().await {
             let age = oldest
-                .map(|created| (chrono::Utc::now() - created).num_milliseconds().max(0) as f64 / 1000.0)
+                .map(|created| {
+                    (chrono::Utc::now() - created).num_milliseconds().max(0) as f64 / 1000.0
+                })
                 .unwrap_or(0.0);
             metrics().queue_oldest_job_age_seconds.set(age);
         }

@@ -1,6 +1,6 @@
 //! The API's error type and the one mapping from error codes to HTTP status.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use facefix_shared::ErrorCode;
 use facefix_shared::ports::{BlobError, QueueError, StoreError};
@@ -45,24 +45,35 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        Self::new(ErrorCode::NotFound, "no such job (it may have been deleted or expired)")
+        Self::new(
+            ErrorCode::NotFound,
+            "no such job (it may have been deleted or expired)",
+        )
     }
 }
 
 /// The HTTP status of each code. The one place this mapping exists.
 pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
-        ErrorCode::BadRequest | ErrorCode::MissingImage | ErrorCode::EmptyUpload | ErrorCode::InvalidOption | ErrorCode::UnknownModel => {
-            StatusCode::BAD_REQUEST
-        }
+        ErrorCode::BadRequest
+        | ErrorCode::MissingImage
+        | ErrorCode::EmptyUpload
+        | ErrorCode::InvalidOption
+        | ErrorCode::UnknownModel => StatusCode::BAD_REQUEST,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UnsupportedFormat => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ErrorCode::TooManyPixels | ErrorCode::CorruptImage | ErrorCode::OutputTooLarge => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::TooManyPixels | ErrorCode::CorruptImage | ErrorCode::OutputTooLarge => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::NotReady => StatusCode::CONFLICT,
         ErrorCode::BacklogFull => StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::QueueUnavailable | ErrorCode::StoreUnavailable | ErrorCode::BlobUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::ModelFailed | ErrorCode::GaveUp | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::QueueUnavailable | ErrorCode::StoreUnavailable | ErrorCode::BlobUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        ErrorCode::ModelFailed | ErrorCode::GaveUp | ErrorCode::Internal => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 
@@ -91,21 +102,33 @@ impl ResponseError for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         tracing::warn!(%error, "job store error");
-        Self::new(ErrorCode::StoreUnavailable, "the job store is unavailable; try again shortly").retry_after(DEPENDENCY_RETRY_AFTER)
+        Self::new(
+            ErrorCode::StoreUnavailable,
+            "the job store is unavailable; try again shortly",
+        )
+        .retry_after(DEPENDENCY_RETRY_AFTER)
     }
 }
 
 impl From<BlobError> for ApiError {
     fn from(error: BlobError) -> Self {
         tracing::warn!(%error, "object store error");
-        Self::new(ErrorCode::BlobUnavailable, "the object store is unavailable; try again shortly").retry_after(DEPENDENCY_RETRY_AFTER)
+        Self::new(
+            ErrorCode::BlobUnavailable,
+            "the object store is unavailable; try again shortly",
+        )
+        .retry_after(DEPENDENCY_RETRY_AFTER)
     }
 }
 
 impl From<QueueError> for ApiError {
     fn from(error: QueueError) -> Self {
         tracing::warn!(%error, "job queue error");
-        Self::new(ErrorCode::QueueUnavailable, "the job queue is unavailable; try again shortly").retry_after(DEPENDENCY_RETRY_AFTER)
+        Self::new(
+            ErrorCode::QueueUnavailable,
+            "the job queue is unavailable; try again shortly",
+        )
+        .retry_after(DEPENDENCY_RETRY_AFTER)
     }
 }
 
@@ -117,9 +140,18 @@ mod tests {
     fn every_code_maps_to_an_error_status() {
         for code in ErrorCode::ALL {
             let status = status_of(*code);
-            assert!(status.is_client_error() || status.is_server_error(), "{code} -> {status}");
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{code} -> {status}"
+            );
         }
-        assert_eq!(status_of(ErrorCode::BacklogFull), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(status_of(ErrorCode::UnsupportedFormat), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(
+            status_of(ErrorCode::BacklogFull),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            status_of(ErrorCode::UnsupportedFormat),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
     }
 }

@@ -23,7 +23,10 @@ fn incoming_trace(request: &ServiceRequest) -> TraceHeaders {
         .collect()
 }
 
-pub async fn observe(request: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+pub async fn observe(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = request.method().to_string();
     let span = tracing::info_span!(
@@ -37,18 +40,29 @@ pub async fn observe(request: ServiceRequest, next: Next<impl MessageBody>) -> R
     continue_trace(&span, &incoming_trace(&request));
     let mut response = next.call(request).instrument(span.clone()).await?;
     // The pattern, not the path: ids never become label values.
-    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
     let status = response.status().as_u16();
     span.record("http.route", route.as_str());
     span.record("http.response.status_code", status);
     let m = metrics();
-    m.http_requests_total.with_label_values(&[&route, &method, &status.to_string()]).inc();
+    m.http_requests_total
+        .with_label_values(&[&route, &method, &status.to_string()])
+        .inc();
     m.http_request_duration_seconds
         .with_label_values(&[&route, &method])
         .observe(started.elapsed().as_secs_f64());
     let headers = response.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     Ok(response)
 }

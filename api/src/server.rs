@@ -94,7 +94,10 @@ pub trait Readiness: Send + Sync + 'static {
 }
 
 /// Starts the worker's or sweeper's probe server: `/healthz`, `/readyz`, `/metrics`.
-pub fn start_probe_server(listen: SocketAddr, readiness: Arc<dyn Readiness>) -> std::io::Result<RunningServer> {
+pub fn start_probe_server(
+    listen: SocketAddr,
+    readiness: Arc<dyn Readiness>,
+) -> std::io::Result<RunningServer> {
     let data = web::Data::from(readiness);
     let server = HttpServer::new(move || {
         App::new()
@@ -104,7 +107,9 @@ pub fn start_probe_server(listen: SocketAddr, readiness: Arc<dyn Readiness>) -> 
             .route("/metrics", web::get().to(health::metrics_text))
             .route(
                 "/readyz",
-                web::get().to(|readiness: web::Data<dyn Readiness>| async move { health::readiness_response(readiness.check().await) }),
+                web::get().to(|readiness: web::Data<dyn Readiness>| async move {
+                    health::readiness_response(readiness.check().await)
+                }),
             )
     })
     .workers(1)

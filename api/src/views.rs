@@ -38,7 +38,11 @@ impl JobView {
             result: (record.state == JobState::Succeeded).then(|| format!("{base}/result")),
         };
         let backlog = backlog.filter(|_| record.state == JobState::Queued);
-        Self { record, links, backlog }
+        Self {
+            record,
+            links,
+            backlog,
+        }
     }
 }
 

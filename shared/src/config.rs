@@ -16,9 +16,13 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
 /// Parses byte sizes such as `20MiB`, `512KiB`, `1000000`.
 pub fn parse_bytes(value: &str) -> Result<u64, String> {
     let value = value.trim();
-    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
     let (number, unit) = value.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("not a size: {value:?} (examples: 20MiB, 500KB, 1048576)"))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("not a size: {value:?} (examples: 20MiB, 500KB, 1048576)"))?;
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kb" => 1_000,
@@ -27,9 +31,15 @@ pub fn parse_bytes(value: &str) -> Result<u64, String> {
         "mib" | "m" => 1 << 20,
         "gb" => 1_000_000_000,
         "gib" | "g" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?} (use B, KiB, MiB, GiB, KB, MB, GB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
     };
-    number.checked_mul(multiplier).ok_or_else(|| format!("size too large: {value:?}"))
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("size too large: {value:?}"))
 }
 
 /// Where the HTTP server (API, or a worker's health and metrics) listens.
@@ -128,7 +138,10 @@ impl std::fmt::Debug for BlobArgs {
             .field("s3_region", &self.s3_region)
             .field("s3_path_style", &self.s3_path_style)
             .field("s3_access_key_id", &self.s3_access_key_id)
-            .field("s3_secret_access_key", &self.s3_secret_access_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "s3_secret_access_key",
+                &self.s3_secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("s3_create_bucket", &self.s3_create_bucket)
             .finish()
     }
@@ -174,7 +187,11 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct TelemetryArgs {
     /// Log filter (tracing `EnvFilter` syntax).
-    #[arg(long, env = "FACEFIX_LOG", default_value = "info,ort=warn,lapin=warn,aws=warn")]
+    #[arg(
+        long,
+        env = "FACEFIX_LOG",
+        default_value = "info,ort=warn,lapin=warn,aws=warn"
+    )]
     pub log: String,
 
     /// Log format.

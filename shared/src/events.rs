@@ -45,36 +45,45 @@ impl EventHub {
                 .subscribe()
         };
         let hub = self.clone();
-        futures_util::stream::unfold((receiver, false, hub), move |(mut receiver, done, hub)| async move {
-            if done {
-                hub.forget_if_unused(id);
-                return None;
-            }
-            loop {
-                match receiver.recv().await {
-                    Ok(event) => {
-                        let last = event.is_final();
-                        return Some((event, (receiver, last, hub)));
-                    }
-                    // A lagging subscriber skips ahead; SSE re-reads the record on its own timer.
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
+        futures_util::stream::unfold(
+            (receiver, false, hub),
+            move |(mut receiver, done, hub)| async move {
+                if done {
+                    hub.forget_if_unused(id);
+                    return None;
                 }
-            }
-        })
+                loop {
+                    match receiver.recv().await {
+                        Ok(event) => {
+                            let last = event.is_final();
+                            return Some((event, (receiver, last, hub)));
+                        }
+                        // A lagging subscriber skips ahead; SSE re-reads the record on its own timer.
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            },
+        )
         .boxed()
     }
 
     fn forget_if_unused(&self, id: JobId) {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        if channels.get(&id).is_some_and(|sender| sender.receiver_count() <= 1) {
+        if channels
+            .get(&id)
+            .is_some_and(|sender| sender.receiver_count() <= 1)
+        {
             channels.remove(&id);
         }
     }
 
     /// Number of jobs with live subscribers (for tests and metrics).
     pub fn active_channels(&self) -> usize {
-        self.channels.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 }
 
@@ -89,11 +98,32 @@ mod tests {
         let a = JobId::new_random();
         let b = JobId::new_random();
         let mut stream = hub.subscribe(a);
-        hub.publish(JobEvent::Stage { job_id: b, stage: Stage::Detect });
-        hub.publish(JobEvent::Stage { job_id: a, stage: Stage::Detect });
-        hub.publish(JobEvent::Gone { job_id: a, state: JobState::Deleted });
-        assert_eq!(stream.next().await, Some(JobEvent::Stage { job_id: a, stage: Stage::Detect }));
-        assert_eq!(stream.next().await, Some(JobEvent::Gone { job_id: a, state: JobState::Deleted }));
+        hub.publish(JobEvent::Stage {
+            job_id: b,
+            stage: Stage::Detect,
+        });
+        hub.publish(JobEvent::Stage {
+            job_id: a,
+            stage: Stage::Detect,
+        });
+        hub.publish(JobEvent::Gone {
+            job_id: a,
+            state: JobState::Deleted,
+        });
+        assert_eq!(
+            stream.next().await,
+            Some(JobEvent::Stage {
+                job_id: a,
+                stage: Stage::Detect
+            })
+        );
+        assert_eq!(
+            stream.next().await,
+            Some(JobEvent::Gone {
+                job_id: a,
+                state: JobState::Deleted
+            })
+        );
         assert_eq!(stream.next().await, None);
         assert_eq!(hub.active_channels(), 0);
     }

@@ -4,14 +4,19 @@
 //! (routes as patterns, stages, outcomes, error codes), never job ids.
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::sync::LazyLock;
 
 /// Request latencies: sub-millisecond status polls up to multi-second uploads.
-const REQUEST_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const REQUEST_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 /// Pipeline stages and whole jobs: milliseconds on a GPU to a minute on CPU.
-const STAGE_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+const STAGE_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
 const FACE_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0];
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0];
 const BYTE_BUCKETS: &[f64] = &[16e3, 64e3, 256e3, 1e6, 4e6, 16e6, 64e6];
@@ -39,18 +44,41 @@ pub struct Metrics {
 }
 
 /// Registers a freshly built metric; a failure is a programming error caught by the tests.
-fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, name: &str, metric: prometheus::Result<M>) -> M {
+fn register<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    name: &str,
+    metric: prometheus::Result<M>,
+) -> M {
     let metric = metric.unwrap_or_else(|e| panic!("metric {name}: {e}"));
-    registry.register(Box::new(metric.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    registry
+        .register(Box::new(metric.clone()))
+        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
     metric
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    register(registry, name, IntCounterVec::new(Opts::new(name, help), labels))
+    register(
+        registry,
+        name,
+        IntCounterVec::new(Opts::new(name, help), labels),
+    )
 }
 
-fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
-    register(registry, name, HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets.to_vec()), labels))
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> HistogramVec {
+    register(
+        registry,
+        name,
+        HistogramVec::new(
+            HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+            labels,
+        ),
+    )
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> Gauge {
@@ -63,35 +91,126 @@ impl Metrics {
         #[cfg(target_os = "linux")]
         {
             // Process RSS, CPU and fds: the API's memory budget is watched through these.
-            let _ = registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+            let _ = registry.register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ));
         }
         let queue_messages = register(
             &registry,
             "facefix_queue_messages",
             IntGaugeVec::new(
-                Opts::new("facefix_queue_messages", "Messages in the job queues (ready = waiting for a worker, dead = dead-lettered)."),
+                Opts::new(
+                    "facefix_queue_messages",
+                    "Messages in the job queues (ready = waiting for a worker, dead = dead-lettered).",
+                ),
                 &["queue"],
             ),
         );
-        let jobs_in_flight = register(&registry, "facefix_jobs_in_flight", IntGauge::new("facefix_jobs_in_flight", "Jobs this worker is processing now."));
+        let jobs_in_flight = register(
+            &registry,
+            "facefix_jobs_in_flight",
+            IntGauge::new(
+                "facefix_jobs_in_flight",
+                "Jobs this worker is processing now.",
+            ),
+        );
         Self {
-            http_requests_total: counter(&registry, "facefix_http_requests_total", "HTTP requests by route pattern, method and status.", &["route", "method", "status"]),
-            http_request_duration_seconds: histogram(&registry, "facefix_http_request_duration_seconds", "HTTP request latency by route pattern and method.", &["route", "method"], REQUEST_BUCKETS),
-            upload_bytes: histogram(&registry, "facefix_upload_bytes", "Size of accepted uploads.", &["format"], BYTE_BUCKETS),
-            uploads_rejected_total: counter(&registry, "facefix_uploads_rejected_total", "Uploads refused, by error code.", &["code"]),
-            jobs_created_total: counter(&registry, "facefix_jobs_created_total", "Jobs accepted (202) by input format.", &["format"]),
-            jobs_finished_total: counter(&registry, "facefix_jobs_finished_total", "Jobs finished by outcome (succeeded, failed) and error code (none when succeeded).", &["outcome", "code"]),
-            job_duration_seconds: histogram(&registry, "facefix_job_duration_seconds", "Upload to final state, by outcome.", &["outcome"], STAGE_BUCKETS),
-            stage_duration_seconds: histogram(&registry, "facefix_stage_duration_seconds", "Duration of each worker stage.", &["stage"], STAGE_BUCKETS),
-            faces_per_job: histogram(&registry, "facefix_faces_per_job", "Faces restored per successful job.", &[], FACE_BUCKETS),
-            batch_size: histogram(&registry, "facefix_batch_size", "Faces per restorer run.", &["model"], BATCH_BUCKETS),
+            http_requests_total: counter(
+                &registry,
+                "facefix_http_requests_total",
+                "HTTP requests by route pattern, method and status.",
+                &["route", "method", "status"],
+            ),
+            http_request_duration_seconds: histogram(
+                &registry,
+                "facefix_http_request_duration_seconds",
+                "HTTP request latency by route pattern and method.",
+                &["route", "method"],
+                REQUEST_BUCKETS,
+            ),
+            upload_bytes: histogram(
+                &registry,
+                "facefix_upload_bytes",
+                "Size of accepted uploads.",
+                &["format"],
+                BYTE_BUCKETS,
+            ),
+            uploads_rejected_total: counter(
+                &registry,
+                "facefix_uploads_rejected_total",
+                "Uploads refused, by error code.",
+                &["code"],
+            ),
+            jobs_created_total: counter(
+                &registry,
+                "facefix_jobs_created_total",
+                "Jobs accepted (202) by input format.",
+                &["format"],
+            ),
+            jobs_finished_total: counter(
+                &registry,
+                "facefix_jobs_finished_total",
+                "Jobs finished by outcome (succeeded, failed) and error code (none when succeeded).",
+                &["outcome", "code"],
+            ),
+            job_duration_seconds: histogram(
+                &registry,
+                "facefix_job_duration_seconds",
+                "Upload to final state, by outcome.",
+                &["outcome"],
+                STAGE_BUCKETS,
+            ),
+            stage_duration_seconds: histogram(
+                &registry,
+                "facefix_stage_duration_seconds",
+                "Duration of each worker stage.",
+                &["stage"],
+                STAGE_BUCKETS,
+            ),
+            faces_per_job: histogram(
+                &registry,
+                "facefix_faces_per_job",
+                "Faces restored per successful job.",
+                &[],
+                FACE_BUCKETS,
+            ),
+            batch_size: histogram(
+                &registry,
+                "facefix_batch_size",
+                "Faces per restorer run.",
+                &["model"],
+                BATCH_BUCKETS,
+            ),
             jobs_in_flight,
-            job_retries_total: counter(&registry, "facefix_job_retries_total", "Deliveries requeued after a transient failure, by reason.", &["reason"]),
+            job_retries_total: counter(
+                &registry,
+                "facefix_job_retries_total",
+                "Deliveries requeued after a transient failure, by reason.",
+                &["reason"],
+            ),
             queue_messages,
-            queue_oldest_job_age_seconds: gauge(&registry, "facefix_queue_oldest_job_age_seconds", "Age of the oldest job still queued (0 when none)."),
-            purges_total: counter(&registry, "facefix_purges_total", "Jobs purged, by reason (expired, deleted).", &["reason"]),
-            purge_errors_total: counter(&registry, "facefix_purge_errors_total", "Failed purge attempts (retried), by step.", &["step"]),
-            purge_lag_seconds: gauge(&registry, "facefix_purge_lag_seconds", "How far past due the oldest purge entry is (0 when none is due)."),
+            queue_oldest_job_age_seconds: gauge(
+                &registry,
+                "facefix_queue_oldest_job_age_seconds",
+                "Age of the oldest job still queued (0 when none).",
+            ),
+            purges_total: counter(
+                &registry,
+                "facefix_purges_total",
+                "Jobs purged, by reason (expired, deleted).",
+                &["reason"],
+            ),
+            purge_errors_total: counter(
+                &registry,
+                "facefix_purge_errors_total",
+                "Failed purge attempts (retried), by step.",
+                &["step"],
+            ),
+            purge_lag_seconds: gauge(
+                &registry,
+                "facefix_purge_lag_seconds",
+                "How far past due the oldest purge entry is (0 when none is due).",
+            ),
             registry,
         }
     }
@@ -127,7 +246,10 @@ mod tests {
         assert!(text.contains("facefix_purge_lag_seconds 1.5"));
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
             let name = line.split_whitespace().nth(2).unwrap_or("");
-            assert!(name.starts_with("facefix_") || name.starts_with("process_"), "unprefixed metric {name}");
+            assert!(
+                name.starts_with("facefix_") || name.starts_with("process_"),
+                "unprefixed metric {name}"
+            );
         }
     }
 }

@@ -33,13 +33,22 @@ pub async fn purge_job(
 ) -> Result<(), PurgeError> {
     for key in BlobKey::all_of(id) {
         blobs.delete(key).await.inspect_err(|_| {
-            metrics().purge_errors_total.with_label_values(&["objects"]).inc();
+            metrics()
+                .purge_errors_total
+                .with_label_values(&["objects"])
+                .inc();
         })?;
     }
     store.delete_record(id, reason).await.inspect_err(|_| {
-        metrics().purge_errors_total.with_label_values(&["record"]).inc();
+        metrics()
+            .purge_errors_total
+            .with_label_values(&["record"])
+            .inc();
     })?;
-    metrics().purges_total.with_label_values(&[reason.as_str()]).inc();
+    metrics()
+        .purges_total
+        .with_label_values(&[reason.as_str()])
+        .inc();
     Ok(())
 }
 
@@ -67,7 +76,10 @@ impl Sweeper {
     pub async fn sweep_once(&self) -> Result<SweepReport, StoreError> {
         let now = Utc::now();
         self.update_lag_metric(now).await;
-        let due = self.store.claim_due(now, self.args.purge_lease, CLAIM_BATCH).await?;
+        let due = self
+            .store
+            .claim_due(now, self.args.purge_lease, CLAIM_BATCH)
+            .await?;
         let mut report = SweepReport::default();
         for id in due {
             match self.purge_due_job(id).await {
@@ -88,7 +100,13 @@ impl Sweeper {
             .get(id)
             .await?
             .is_some_and(|record| record.state == JobState::Processing);
-        purge_job(self.store.as_ref(), self.blobs.as_ref(), id, PurgeReason::Expired).await?;
+        purge_job(
+            self.store.as_ref(),
+            self.blobs.as_ref(),
+            id,
+            PurgeReason::Expired,
+        )
+        .await?;
         if was_processing {
             // A worker may still write a result after this purge (it deletes it again when
             // it finds the record gone, unless it dies first): keep the id scheduled for one
@@ -122,7 +140,9 @@ impl Sweeper {
             }
             match self.sweep_once().await {
                 // A full batch means more may be due: go again at once.
-                Ok(report) if report.purged + report.failed >= CLAIM_BATCH => ticker.reset_immediately(),
+                Ok(report) if report.purged + report.failed >= CLAIM_BATCH => {
+                    ticker.reset_immediately()
+                }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "sweep failed; retrying"),
             }

@@ -8,10 +8,17 @@ use tokio_util::sync::CancellationToken;
 pub async fn run(args: ApiRoleArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let services = connect(&args.services, "api", &["queue", "store", "blob"]).await?;
     let models = model_entries(processor(args.limits.max_pixels).as_ref());
-    let state = api_state(services.clone(), args.limits, args.retention, args.backlog, models);
+    let state = api_state(
+        services.clone(),
+        args.limits,
+        args.retention,
+        args.backlog,
+        models,
+    );
     let background = CancellationToken::new();
     let backlog = tokio::spawn(state.backlog.clone().run(services, background.clone()));
-    let server = facefix_api::start_api(args.listen.listen, state).context("cannot start the API")?;
+    let server =
+        facefix_api::start_api(args.listen.listen, state).context("cannot start the API")?;
     shutdown.cancelled().await;
     server.stop().await;
     background.cancel();

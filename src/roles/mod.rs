@@ -15,7 +15,11 @@ use facefix_worker::processor::ImageProcessor;
 use std::sync::Arc;
 
 /// Connects the ports; `required` names the URLs this role cannot do without.
-pub async fn connect(args: &ServiceArgs, role: &str, required: &[&str]) -> anyhow::Result<Services> {
+pub async fn connect(
+    args: &ServiceArgs,
+    role: &str,
+    required: &[&str],
+) -> anyhow::Result<Services> {
     let urls = [
         ("queue", args.queue.queue_url.as_deref()),
         ("store", args.store.store_url.as_deref()),
@@ -35,7 +39,9 @@ pub async fn connect(args: &ServiceArgs, role: &str, required: &[&str]) -> anyho
     }
     for (name, url) in urls {
         match url {
-            Some(url) => tracing::info!(port = name, url = %redact_url(url), "using a real adapter"),
+            Some(url) => {
+                tracing::info!(port = name, url = %redact_url(url), "using a real adapter")
+            }
             None => tracing::info!(port = name, "using the embedded adapter"),
         }
     }

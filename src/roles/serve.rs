@@ -18,11 +18,26 @@ pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result
         model_entries(processor.as_ref()),
     );
     let background = CancellationToken::new();
-    let backlog = tokio::spawn(state.backlog.clone().run(services.clone(), background.clone()));
-    let sweeper = tokio::spawn(Sweeper::new(services.store.clone(), services.blobs.clone(), args.retention.clone()).run(background.clone()));
+    let backlog = tokio::spawn(
+        state
+            .backlog
+            .clone()
+            .run(services.clone(), background.clone()),
+    );
+    let sweeper = tokio::spawn(
+        Sweeper::new(
+            services.store.clone(),
+            services.blobs.clone(),
+            args.retention.clone(),
+        )
+        .run(background.clone()),
+    );
     let worker_stop = CancellationToken::new();
-    let worker = tokio::spawn(Worker::new(services.clone(), processor, args.worker.clone()).run(worker_stop.clone()));
-    let server = facefix_api::start_api(args.listen.listen, state).context("cannot start the API")?;
+    let worker = tokio::spawn(
+        Worker::new(services.clone(), processor, args.worker.clone()).run(worker_stop.clone()),
+    );
+    let server =
+        facefix_api::start_api(args.listen.listen, state).context("cannot start the API")?;
     println!("facefix is running at http://{}/", server.addr);
     shutdown.cancelled().await;
     // Stop taking uploads first, then let the worker drain, then the background tasks.

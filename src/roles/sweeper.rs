@@ -35,11 +35,20 @@ impl Readiness for SweeperReadiness {
 
 pub async fn run(args: SweeperRoleArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let services = connect(&args.services, "sweeper", &["store", "blob"]).await?;
-    let probe = facefix_api::start_probe_server(args.listen.listen, Arc::new(SweeperReadiness { services: services.clone() }))
-        .context("cannot start the probe server")?;
-    Sweeper::new(services.store.clone(), services.blobs.clone(), args.retention)
-        .run(shutdown)
-        .await;
+    let probe = facefix_api::start_probe_server(
+        args.listen.listen,
+        Arc::new(SweeperReadiness {
+            services: services.clone(),
+        }),
+    )
+    .context("cannot start the probe server")?;
+    Sweeper::new(
+        services.store.clone(),
+        services.blobs.clone(),
+        args.retention,
+    )
+    .run(shutdown)
+    .await;
     probe.stop().await;
     Ok(())
 }

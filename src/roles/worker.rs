@@ -22,7 +22,11 @@ struct WorkerReadiness {
 impl Readiness for WorkerReadiness {
     async fn check(&self) -> BTreeMap<&'static str, String> {
         let mut checks = check_services(&self.services).await;
-        let consuming = if self.consuming.load(Ordering::Relaxed) { "ok" } else { "not consuming (starting or draining)" };
+        let consuming = if self.consuming.load(Ordering::Relaxed) {
+            "ok"
+        } else {
+            "not consuming (starting or draining)"
+        };
         checks.insert("consumer", consuming.to_string());
         checks
     }
@@ -34,7 +38,8 @@ pub async fn run(args: WorkerRoleArgs, shutdown: CancellationToken) -> anyhow::R
         services: services.clone(),
         consuming: AtomicBool::new(false),
     });
-    let probe = facefix_api::start_probe_server(args.listen.listen, readiness.clone()).context("cannot start the probe server")?;
+    let probe = facefix_api::start_probe_server(args.listen.listen, readiness.clone())
+        .context("cannot start the probe server")?;
     let processor = processor(args.limits.max_pixels);
     let worker = Worker::new(services, processor, args.worker);
     readiness.consuming.store(true, Ordering::Relaxed);

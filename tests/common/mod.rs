@@ -30,7 +30,9 @@ pub enum Backend {
 pub fn real_services_enabled(test: &str) -> bool {
     let enabled = std::env::var("FACEFIX_TEST_SERVICES").is_ok_and(|v| v == "1");
     if !enabled {
-        eprintln!("skipped {test}: FACEFIX_TEST_SERVICES is not set (scripts/test.sh starts the services and sets it)");
+        eprintln!(
+            "skipped {test}: FACEFIX_TEST_SERVICES is not set (scripts/test.sh starts the services and sets it)"
+        );
     }
     enabled
 }
@@ -42,7 +44,9 @@ fn env_or(name: &str, default: &str) -> String {
 pub mod scenarios;
 
 pub fn testdata(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/testdata")
+        .join(path)
 }
 
 pub fn read_testdata(path: &str) -> Vec<u8> {
@@ -78,11 +82,19 @@ impl StackOptions {
 
 /// The configuration of each port for a backend, with names unique to this stack so tests
 /// can run in parallel against the same servers.
-pub fn port_args(options: &StackOptions, data_dir: &std::path::Path) -> (QueueArgs, StoreArgs, BlobArgs) {
+pub fn port_args(
+    options: &StackOptions,
+    data_dir: &std::path::Path,
+) -> (QueueArgs, StoreArgs, BlobArgs) {
     let unique = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
     let real = options.backend == Backend::Real;
     let queue = QueueArgs {
-        queue_url: real.then(|| env_or("FACEFIX_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")),
+        queue_url: real.then(|| {
+            env_or(
+                "FACEFIX_TEST_AMQP_URL",
+                "amqp://guest:guest@127.0.0.1:5672/%2f",
+            )
+        }),
         queue_prefix: format!("facefix-test-{unique}"),
         queue_delivery_limit: options.delivery_limit,
         publish_timeout: Duration::from_secs(10),
@@ -93,13 +105,19 @@ pub fn port_args(options: &StackOptions, data_dir: &std::path::Path) -> (QueueAr
         store_pool_size: 8,
     };
     let blob = BlobArgs {
-        blob_url: real.then(|| format!("s3://{}/test-{unique}", env_or("FACEFIX_TEST_S3_BUCKET", "facefix-test"))),
+        blob_url: real.then(|| {
+            format!(
+                "s3://{}/test-{unique}",
+                env_or("FACEFIX_TEST_S3_BUCKET", "facefix-test")
+            )
+        }),
         data_dir: data_dir.to_path_buf(),
         s3_endpoint: real.then(|| env_or("FACEFIX_TEST_S3_ENDPOINT", "http://127.0.0.1:9000")),
         s3_region: "us-east-1".to_string(),
         s3_path_style: true,
         s3_access_key_id: real.then(|| env_or("FACEFIX_TEST_S3_ACCESS_KEY", "facefix")),
-        s3_secret_access_key: real.then(|| env_or("FACEFIX_TEST_S3_SECRET_KEY", "facefix-dev-secret")),
+        s3_secret_access_key: real
+            .then(|| env_or("FACEFIX_TEST_S3_SECRET_KEY", "facefix-dev-secret")),
         s3_create_bucket: real,
     };
     (queue, store, blob)
@@ -125,12 +143,18 @@ impl Stack {
     }
 
     /// Starts a stack; `services` replaces the connected ports (to inject failures).
-    pub async fn start_with(options: StackOptions, processor: Arc<dyn ImageProcessor>, services: Option<Services>) -> Stack {
+    pub async fn start_with(
+        options: StackOptions,
+        processor: Arc<dyn ImageProcessor>,
+        services: Option<Services>,
+    ) -> Stack {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let (queue, store, blob) = port_args(&options, data_dir.path());
         let services = match services {
             Some(services) => services,
-            None => Services::connect(&queue, &store, &blob).await.expect("connect to the services"),
+            None => Services::connect(&queue, &store, &blob)
+                .await
+                .expect("connect to the services"),
         };
         let retention = RetentionArgs {
             retention: options.retention,
@@ -152,7 +176,10 @@ impl Stack {
         let stop = CancellationToken::new();
         let mut tasks = vec![
             tokio::spawn(state.backlog.clone().run(services.clone(), stop.clone())),
-            tokio::spawn(Sweeper::new(services.store.clone(), services.blobs.clone(), retention).run(stop.clone())),
+            tokio::spawn(
+                Sweeper::new(services.store.clone(), services.blobs.clone(), retention)
+                    .run(stop.clone()),
+            ),
         ];
         if options.with_worker {
             let args = WorkerArgs {
@@ -167,7 +194,8 @@ impl Stack {
                 worker.run(stop).await.expect("worker runs");
             }));
         }
-        let server = facefix_api::start_api("127.0.0.1:0".parse().expect("addr"), state).expect("start the API");
+        let server = facefix_api::start_api("127.0.0.1:0".parse().expect("addr"), state)
+            .expect("start the API");
         Stack {
             base: format!("http://{}", server.addr),
             services,
@@ -197,8 +225,16 @@ impl Stack {
     /// Uploads a test image as multipart and returns the job id (asserting 202).
     pub async fn upload_ok(&self, path: &str) -> String {
         let part = reqwest::multipart::Part::bytes(read_testdata(path)).file_name("photo.bin");
-        let form = reqwest::multipart::Form::new().part("image", part).text("upscale", "1");
-        let response = self.client.post(self.url("/v1/jobs")).multipart(form).send().await.expect("POST");
+        let form = reqwest::multipart::Form::new()
+            .part("image", part)
+            .text("upscale", "1");
+        let response = self
+            .client
+            .post(self.url("/v1/jobs"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("POST");
         let status = response.status();
         let body: Value = response.json().await.expect("json");
         assert_eq!(status, 202, "{path}: {body}");
@@ -206,7 +242,12 @@ impl Stack {
     }
 
     pub async fn job(&self, id: &str) -> (u16, Value) {
-        let response = self.client.get(self.url(&format!("/v1/jobs/{id}"))).send().await.expect("GET job");
+        let response = self
+            .client
+            .get(self.url(&format!("/v1/jobs/{id}")))
+            .send()
+            .await
+            .expect("GET job");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -221,7 +262,10 @@ impl Stack {
             if ["succeeded", "failed"].contains(&state) {
                 return body;
             }
-            assert!(start.elapsed() < deadline, "job {id} still {state} after {deadline:?}");
+            assert!(
+                start.elapsed() < deadline,
+                "job {id} still {state} after {deadline:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

@@ -15,16 +15,31 @@ pub async fn lifecycle(backend: Backend) {
     let stack = Stack::start(StackOptions::new(backend)).await;
     let upload = read_testdata("images/astronaut.png");
     let part = reqwest::multipart::Part::bytes(upload.clone()).file_name("my holiday.png");
-    let form = reqwest::multipart::Form::new().part("image", part).text("upscale", "2").text("format", "jpeg");
-    let response = stack.client.post(stack.url("/v1/jobs")).multipart(form).send().await.expect("POST");
+    let form = reqwest::multipart::Form::new()
+        .part("image", part)
+        .text("upscale", "2")
+        .text("format", "jpeg");
+    let response = stack
+        .client
+        .post(stack.url("/v1/jobs"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("POST");
     assert_eq!(response.status(), 202);
-    let location = response.headers()["location"].to_str().expect("location").to_string();
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
     let created: Value = response.json().await.expect("json");
     let id = created["id"].as_str().expect("id").to_string();
     assert_eq!(location, format!("/v1/jobs/{id}"));
     assert_eq!(created["state"], "queued");
     assert_eq!(created["input"]["width"], 512);
-    assert!(!created.to_string().contains("holiday"), "the user's file name must not be kept");
+    assert!(
+        !created.to_string().contains("holiday"),
+        "the user's file name must not be kept"
+    );
 
     let done = stack.wait_final(&id, JOB_DEADLINE).await;
     assert_eq!(done["state"], "succeeded", "{done}");
@@ -34,23 +49,49 @@ pub async fn lifecycle(backend: Backend) {
     assert!(done["timings_ms"]["total"].as_f64().expect("total") > 0.0);
     assert_eq!(done["links"]["result"], format!("/v1/jobs/{id}/result"));
 
-    let result = stack.client.get(stack.url(&format!("/v1/jobs/{id}/result"))).send().await.expect("GET result");
+    let result = stack
+        .client
+        .get(stack.url(&format!("/v1/jobs/{id}/result")))
+        .send()
+        .await
+        .expect("GET result");
     assert_eq!(result.status(), 200);
     assert_eq!(result.headers()["content-type"], "image/jpeg");
     let bytes = result.bytes().await.expect("body");
     assert_eq!(&bytes[..3], &[0xFF, 0xD8, 0xFF]);
-    let input = stack.client.get(stack.url(&format!("/v1/jobs/{id}/input"))).send().await.expect("GET input");
+    let input = stack
+        .client
+        .get(stack.url(&format!("/v1/jobs/{id}/input")))
+        .send()
+        .await
+        .expect("GET input");
     assert_eq!(input.status(), 200);
-    assert_eq!(input.bytes().await.expect("body").as_ref(), upload.as_slice());
+    assert_eq!(
+        input.bytes().await.expect("body").as_ref(),
+        upload.as_slice()
+    );
 
-    let delete = stack.client.delete(stack.url(&format!("/v1/jobs/{id}"))).send().await.expect("DELETE");
+    let delete = stack
+        .client
+        .delete(stack.url(&format!("/v1/jobs/{id}")))
+        .send()
+        .await
+        .expect("DELETE");
     assert_eq!(delete.status(), 204);
     assert_eq!(stack.job(&id).await.0, 404);
-    let again = stack.client.delete(stack.url(&format!("/v1/jobs/{id}"))).send().await.expect("DELETE again");
+    let again = stack
+        .client
+        .delete(stack.url(&format!("/v1/jobs/{id}")))
+        .send()
+        .await
+        .expect("DELETE again");
     assert_eq!(again.status(), 204, "DELETE is idempotent");
     let job_id: JobId = id.parse().expect("id");
     for key in BlobKey::all_of(job_id) {
-        assert!(!stack.services.blobs.exists(key).await.expect("exists"), "{key:?} survived DELETE");
+        assert!(
+            !stack.services.blobs.exists(key).await.expect("exists"),
+            "{key:?} survived DELETE"
+        );
     }
     stack.shutdown().await;
 }
@@ -60,9 +101,21 @@ pub async fn bad_inputs(backend: Backend) {
     let stack = Stack::start(StackOptions::new(backend)).await;
     let cases: &[(&str, u16, &str)] = &[
         ("bad/animated_4frames.gif", 415, "unsupported-format"),
-        ("bad/bomb_12000x12000_1bit_below_pillow_limit.png", 422, "too-many-pixels"),
-        ("bad/bomb_60000x60000_1bit_valid.png", 422, "too-many-pixels"),
-        ("bad/bomb_60000x60000_rgb_header_claim.png", 422, "too-many-pixels"),
+        (
+            "bad/bomb_12000x12000_1bit_below_pillow_limit.png",
+            422,
+            "too-many-pixels",
+        ),
+        (
+            "bad/bomb_60000x60000_1bit_valid.png",
+            422,
+            "too-many-pixels",
+        ),
+        (
+            "bad/bomb_60000x60000_rgb_header_claim.png",
+            422,
+            "too-many-pixels",
+        ),
         ("bad/empty.jpg", 400, "missing-image"),
         ("bad/jpeg_sof_65000x65000.jpg", 422, "too-many-pixels"),
         ("bad/not_an_image.jpg", 415, "unsupported-format"),
@@ -87,7 +140,11 @@ pub async fn bad_inputs(backend: Backend) {
             accepted.push((path, body["id"].as_str().expect("id").to_string()));
         } else {
             assert_eq!(body["error"]["code"], *code, "{path}: {body}");
-            assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
         }
     }
     for (path, id) in accepted {
@@ -96,7 +153,9 @@ pub async fn bad_inputs(backend: Backend) {
     }
     let oversize = stack.upload(vec![0u8; 21 << 20], "").await;
     assert_eq!(oversize.status(), 413);
-    let bad_option = stack.upload(read_testdata("images/astronaut.png"), "?upscale=9").await;
+    let bad_option = stack
+        .upload(read_testdata("images/astronaut.png"), "?upscale=9")
+        .await;
     assert_eq!(bad_option.status(), 400);
     stack.shutdown().await;
 }
@@ -107,16 +166,32 @@ pub async fn live_events(backend: Backend) {
     options.with_worker = false;
     let stack = Stack::start(options.clone()).await;
     let id = stack.upload_ok("images/astronaut.png").await;
-    let response = stack.client.get(stack.url(&format!("/v1/jobs/{id}/events"))).send().await.expect("GET events");
+    let response = stack
+        .client
+        .get(stack.url(&format!("/v1/jobs/{id}/events")))
+        .send()
+        .await
+        .expect("GET events");
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().expect("ct").starts_with("text/event-stream"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("text/event-stream")
+    );
     let mut body = response.bytes_stream();
     let mut text = String::new();
-    let first = tokio::time::timeout(Duration::from_secs(5), body.next()).await.expect("first event").expect("chunk").expect("bytes");
+    let first = tokio::time::timeout(Duration::from_secs(5), body.next())
+        .await
+        .expect("first event")
+        .expect("chunk")
+        .expect("bytes");
     text.push_str(&String::from_utf8_lossy(&first));
     assert!(text.starts_with("event: queued\n"), "{text}");
     // Now a worker picks it up; the stream must report processing and success, then end.
-    let processor = std::sync::Arc::new(facefix_worker::passthrough::PassThrough { max_pixels: 40_000_000 });
+    let processor = std::sync::Arc::new(facefix_worker::passthrough::PassThrough {
+        max_pixels: 40_000_000,
+    });
     let worker = facefix_worker::Worker::new(
         stack.services.clone(),
         processor,
@@ -135,8 +210,14 @@ pub async fn live_events(backend: Backend) {
         }
     })
     .await;
-    assert!(rest.is_ok(), "the stream did not close after the final state: {text}");
-    let events: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    assert!(
+        rest.is_ok(),
+        "the stream did not close after the final state: {text}"
+    );
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
     assert_eq!(events.first(), Some(&"queued"), "{text}");
     assert!(events.contains(&"processing"), "{text}");
     assert_eq!(events.last(), Some(&"succeeded"), "{text}");
@@ -155,7 +236,9 @@ pub async fn backpressure(backend: Backend) {
     stack.upload_ok("images/astronaut.png").await;
     stack.upload_ok("images/astronaut.png").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let refused = stack.upload(read_testdata("images/astronaut.png"), "").await;
+    let refused = stack
+        .upload(read_testdata("images/astronaut.png"), "")
+        .await;
     assert_eq!(refused.status(), 429);
     assert_eq!(refused.headers()["retry-after"], "7");
     let body: Value = refused.json().await.expect("json");
@@ -172,20 +255,60 @@ pub async fn retention(backend: Backend) {
     let done = stack.wait_final(&id, JOB_DEADLINE).await;
     assert_eq!(done["state"], "succeeded");
     let job_id: JobId = id.parse().expect("id");
-    assert!(stack.services.blobs.exists(BlobKey::Result(job_id)).await.expect("exists"));
-    assert!(stack.services.store.is_scheduled(job_id).await.expect("scheduled"));
+    assert!(
+        stack
+            .services
+            .blobs
+            .exists(BlobKey::Result(job_id))
+            .await
+            .expect("exists")
+    );
+    assert!(
+        stack
+            .services
+            .store
+            .is_scheduled(job_id)
+            .await
+            .expect("scheduled")
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let gone = stack.job(&id).await.0 == 404
-            && !stack.services.store.is_scheduled(job_id).await.expect("scheduled")
-            && !stack.services.blobs.exists(BlobKey::Input(job_id)).await.expect("exists")
-            && !stack.services.blobs.exists(BlobKey::Result(job_id)).await.expect("exists");
+            && !stack
+                .services
+                .store
+                .is_scheduled(job_id)
+                .await
+                .expect("scheduled")
+            && !stack
+                .services
+                .blobs
+                .exists(BlobKey::Input(job_id))
+                .await
+                .expect("exists")
+            && !stack
+                .services
+                .blobs
+                .exists(BlobKey::Result(job_id))
+                .await
+                .expect("exists");
         if gone {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "job {id} not purged 20 s after a 2 s retention");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {id} not purged 20 s after a 2 s retention"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(stack.services.store.get(job_id).await.expect("get").is_none());
+    assert!(
+        stack
+            .services
+            .store
+            .get(job_id)
+            .await
+            .expect("get")
+            .is_none()
+    );
     stack.shutdown().await;
 }

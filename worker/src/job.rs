@@ -126,11 +126,11 @@ impl Worker {
     /// Shows a requeued job as queued again (only if it is still ours to requeue).
     async fn return_to_queued(&self, id: JobId) {
         let store = &self.services.store;
-        if let Ok(Some(mut record)) = store.get(id).await {
-            if record.state == JobState::Processing {
-                record.state = JobState::Queued;
-                let _ = store.transition(&[JobState::Processing], &record).await;
-            }
+        if let Ok(Some(mut record)) = store.get(id).await
+            && record.state == JobState::Processing
+        {
+            record.state = JobState::Queued;
+            let _ = store.transition(&[JobState::Processing], &record).await;
         }
     }
 

@@ -24,11 +24,17 @@ fn sse_frame(event: &str, data: &impl serde::Serialize) -> Bytes {
 }
 
 fn state_frame(record: &JobRecord, backlog: Option<u64>) -> Bytes {
-    sse_frame(record.state.as_str(), &JobView::new(record.clone(), backlog))
+    sse_frame(
+        record.state.as_str(),
+        &JobView::new(record.clone(), backlog),
+    )
 }
 
 fn gone_frame(id: JobId, state: JobState) -> Bytes {
-    sse_frame(state.as_str(), &serde_json::json!({ "id": id, "state": state }))
+    sse_frame(
+        state.as_str(),
+        &serde_json::json!({ "id": id, "state": state }),
+    )
 }
 
 /// Live job status.
@@ -47,11 +53,19 @@ fn gone_frame(id: JobId, state: JobState) -> Bytes {
         (status = 404, description = "No such job", body = ErrorBody),
     )
 )]
-pub async fn job_events(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn job_events(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_job_id(&id)?;
     // Subscribe before reading, so a change between the two is not lost.
     let events = state.services.store.subscribe(id).await?;
-    let record = state.services.store.get(id).await?.ok_or_else(ApiError::not_found)?;
+    let record = state
+        .services
+        .store
+        .get(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let stream = SseStream {
         state: state.into_inner(),
         id,
@@ -80,7 +94,10 @@ struct SseStream {
 
 impl SseStream {
     fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
-        let first = self.last.as_ref().map(|r| state_frame(r, self.state.backlog.ready()));
+        let first = self
+            .last
+            .as_ref()
+            .map(|r| state_frame(r, self.state.backlog.ready()));
         let done = self.last.as_ref().is_some_and(|r| r.state.is_final());
         let start = SseStream {
             pending: first.into_iter().collect(),
@@ -120,7 +137,10 @@ impl SseStream {
         match event {
             JobEvent::State { record } => self.on_record(*record),
             JobEvent::Stage { job_id, stage } => {
-                self.pending.push(sse_frame("stage", &serde_json::json!({ "job_id": job_id, "stage": stage })));
+                self.pending.push(sse_frame(
+                    "stage",
+                    &serde_json::json!({ "job_id": job_id, "stage": stage }),
+                ));
             }
             JobEvent::Gone { job_id, state } => {
                 self.pending.push(gone_frame(job_id, state));
@@ -130,9 +150,13 @@ impl SseStream {
     }
 
     fn on_record(&mut self, record: JobRecord) {
-        let changed = self.last.as_ref().is_none_or(|last| last.state != record.state || last.attempts != record.attempts);
+        let changed = self
+            .last
+            .as_ref()
+            .is_none_or(|last| last.state != record.state || last.attempts != record.attempts);
         if changed {
-            self.pending.push(state_frame(&record, self.state.backlog.ready()));
+            self.pending
+                .push(state_frame(&record, self.state.backlog.ready()));
         }
         self.done = record.state.is_final();
         self.last = Some(record);
@@ -143,8 +167,15 @@ impl SseStream {
             Ok(Some(record)) => self.on_record(record),
             Ok(None) => {
                 // The Gone event was missed: tell deletion from expiry by the clock.
-                let expired = self.last.as_ref().is_some_and(|r| chrono::Utc::now() >= r.expires_at);
-                let state = if expired { JobState::Expired } else { JobState::Deleted };
+                let expired = self
+                    .last
+                    .as_ref()
+                    .is_some_and(|r| chrono::Utc::now() >= r.expires_at);
+                let state = if expired {
+                    JobState::Expired
+                } else {
+                    JobState::Deleted
+                };
                 self.pending.push(gone_frame(self.id, state));
                 self.done = true;
             }

@@ -20,7 +20,9 @@ pub async fn healthz() -> HttpResponse {
     })
 }
 
-async fn timed<E: std::fmt::Display>(check: impl std::future::Future<Output = Result<(), E>>) -> String {
+async fn timed<E: std::fmt::Display>(
+    check: impl std::future::Future<Output = Result<(), E>>,
+) -> String {
     match tokio::time::timeout(CHECK_TIMEOUT, check).await {
         Ok(Ok(())) => "ok".to_string(),
         Ok(Err(error)) => error.to_string(),

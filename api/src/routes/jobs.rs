@@ -51,19 +51,33 @@ use futures_util::StreamExt;
         (status = 503, description = "A dependency is down; nothing was stored", body = ErrorBody),
     )
 )]
-pub async fn create_job(state: web::Data<AppState>, request: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn create_job(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let result = accept_upload(&state, &request, payload).await;
     if let Err(error) = &result {
-        metrics().uploads_rejected_total.with_label_values(&[error.code.as_str()]).inc();
+        metrics()
+            .uploads_rejected_total
+            .with_label_values(&[error.code.as_str()])
+            .inc();
     }
     result
 }
 
-async fn accept_upload(state: &AppState, request: &HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn accept_upload(
+    state: &AppState,
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     // Shed load before reading the body: the cheapest refusal is the one that reads nothing.
     if !state.backlog.try_admit() {
-        return Err(ApiError::new(ErrorCode::BacklogFull, "too many jobs are waiting; try again later")
-            .retry_after(state.backlog.args.backlog_retry_after));
+        return Err(ApiError::new(
+            ErrorCode::BacklogFull,
+            "too many jobs are waiting; try again later",
+        )
+        .retry_after(state.backlog.args.backlog_retry_after));
     }
     let admitted = AdmissionGuard { state };
     let upload = read_upload(request, payload, state.limits.max_upload_bytes).await?;
@@ -78,11 +92,23 @@ async fn accept_upload(state: &AppState, request: &HttpRequest, payload: web::Pa
         height: probed.height,
         bytes: upload.image.len() as u64,
     };
-    let record = JobRecord::new_queued(id, upload.params, input, chrono::Utc::now(), state.retention.retention);
+    let record = JobRecord::new_queued(
+        id,
+        upload.params,
+        input,
+        chrono::Utc::now(),
+        state.retention.retention,
+    );
     enqueue(state, &record, upload.image).await?;
     admitted.keep();
-    metrics().jobs_created_total.with_label_values(&[probed.format.extension()]).inc();
-    metrics().upload_bytes.with_label_values(&[probed.format.extension()]).observe(record.input.bytes as f64);
+    metrics()
+        .jobs_created_total
+        .with_label_values(&[probed.format.extension()])
+        .inc();
+    metrics()
+        .upload_bytes
+        .with_label_values(&[probed.format.extension()])
+        .observe(record.input.bytes as f64);
     tracing::info!(job_id = %id, format = probed.format.extension(), width = probed.width, height = probed.height, "job accepted");
     let location = format!("/v1/jobs/{id}");
     Ok(HttpResponse::Accepted()
@@ -108,26 +134,43 @@ impl Drop for AdmissionGuard<'_> {
 }
 
 fn check_model(state: &AppState, params: &JobParams) -> Result<(), ApiError> {
-    let Some(name) = &params.model else { return Ok(()) };
+    let Some(name) = &params.model else {
+        return Ok(());
+    };
     if state.models.is_empty() || state.models.iter().any(|m| &m.name == name) {
         return Ok(());
     }
     let known: Vec<&str> = state.models.iter().map(|m| m.name.as_str()).collect();
-    Err(ApiError::new(ErrorCode::UnknownModel, format!("unknown model `{name}` (available: {})", known.join(", "))))
+    Err(ApiError::new(
+        ErrorCode::UnknownModel,
+        format!("unknown model `{name}` (available: {})", known.join(", ")),
+    ))
 }
 
 /// Schedules the purge, stores the input, writes the record and publishes the message, in
 /// that order; if a step fails, undoes the earlier ones so nothing is left behind.
-async fn enqueue(state: &AppState, record: &JobRecord, image: bytes::Bytes) -> Result<(), ApiError> {
+async fn enqueue(
+    state: &AppState,
+    record: &JobRecord,
+    image: bytes::Bytes,
+) -> Result<(), ApiError> {
     let services = &state.services;
     let id = record.id;
     // First, so that a crash at any later point leaves a purge entry the sweeper honours.
     services.store.schedule_purge(id, record.expires_at).await?;
-    if let Err(error) = services.blobs.put(BlobKey::Input(id), image, &record.input.content_type).await {
+    if let Err(error) = services
+        .blobs
+        .put(BlobKey::Input(id), image, &record.input.content_type)
+        .await
+    {
         rollback(state, id, false).await;
         return Err(error.into());
     }
-    if let Err(error) = services.store.create(record, state.retention.record_ttl()).await {
+    if let Err(error) = services
+        .store
+        .create(record, state.retention.record_ttl())
+        .await
+    {
         rollback(state, id, true).await;
         return Err(error.into());
     }
@@ -144,11 +187,17 @@ async fn enqueue(state: &AppState, record: &JobRecord, image: bytes::Bytes) -> R
 /// down) stays on the purge schedule, and the sweeper removes it at expiry.
 async fn rollback(state: &AppState, id: JobId, stored: bool) {
     let services = &state.services;
-    if stored {
-        if let Err(error) = purge_job(services.store.as_ref(), services.blobs.as_ref(), id, PurgeReason::Deleted).await {
-            tracing::warn!(job_id = %id, %error, "rollback incomplete; the sweeper will purge at expiry");
-            return;
-        }
+    if stored
+        && let Err(error) = purge_job(
+            services.store.as_ref(),
+            services.blobs.as_ref(),
+            id,
+            PurgeReason::Deleted,
+        )
+        .await
+    {
+        tracing::warn!(job_id = %id, %error, "rollback incomplete; the sweeper will purge at expiry");
+        return;
     }
     if let Err(error) = services.store.unschedule_purge(id).await {
         tracing::warn!(job_id = %id, %error, "rollback left a purge entry; the sweeper will clear it at expiry");
@@ -157,7 +206,12 @@ async fn rollback(state: &AppState, id: JobId, stored: bool) {
 
 async fn load(state: &AppState, raw_id: &str) -> Result<JobRecord, ApiError> {
     let id = parse_job_id(raw_id)?;
-    state.services.store.get(id).await?.ok_or_else(ApiError::not_found)
+    state
+        .services
+        .store
+        .get(id)
+        .await?
+        .ok_or_else(ApiError::not_found)
 }
 
 /// The job record.
@@ -171,7 +225,10 @@ async fn load(state: &AppState, raw_id: &str) -> Result<JobRecord, ApiError> {
         (status = 404, description = "Never existed, deleted or expired", body = ErrorBody),
     )
 )]
-pub async fn get_job(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_job(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let record = load(&state, &id).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -179,19 +236,28 @@ pub async fn get_job(state: web::Data<AppState>, id: web::Path<String>) -> Resul
 }
 
 /// Streams an object of a job with its content type.
-async fn stream_blob(state: &AppState, key: BlobKey, file_name: String) -> Result<HttpResponse, ApiError> {
-    let blob = state
-        .services
-        .blobs
-        .get(key)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "the image is gone (deleted or expired)"))?;
-    let body = blob.body.map(|chunk| chunk.map_err(actix_web::error::ErrorServiceUnavailable));
+async fn stream_blob(
+    state: &AppState,
+    key: BlobKey,
+    file_name: String,
+) -> Result<HttpResponse, ApiError> {
+    let blob = state.services.blobs.get(key).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            "the image is gone (deleted or expired)",
+        )
+    })?;
+    let body = blob
+        .body
+        .map(|chunk| chunk.map_err(actix_web::error::ErrorServiceUnavailable));
     Ok(HttpResponse::Ok()
         .content_type(blob.content_type)
         .insert_header((header::CONTENT_LENGTH, blob.length))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .insert_header((header::CONTENT_DISPOSITION, format!("inline; filename=\"{file_name}\"")))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{file_name}\""),
+        ))
         .streaming(body))
 }
 
@@ -213,7 +279,10 @@ fn file_name(id: JobId, kind: &str, extension: &str) -> String {
         (status = 409, description = "Not succeeded (yet)", body = ErrorBody),
     )
 )]
-pub async fn get_result(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_result(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let record = load(&state, &id).await?;
     if record.state != JobState::Succeeded {
         let message = match record.state {
@@ -222,8 +291,17 @@ pub async fn get_result(state: web::Data<AppState>, id: web::Path<String>) -> Re
         };
         return Err(ApiError::new(ErrorCode::NotReady, message));
     }
-    let extension = record.output.as_ref().map(|o| o.format.extension()).unwrap_or("bin");
-    stream_blob(&state, BlobKey::Result(record.id), file_name(record.id, "restored", extension)).await
+    let extension = record
+        .output
+        .as_ref()
+        .map(|o| o.format.extension())
+        .unwrap_or("bin");
+    stream_blob(
+        &state,
+        BlobKey::Result(record.id),
+        file_name(record.id, "restored", extension),
+    )
+    .await
 }
 
 /// The uploaded image (for before/after views).
@@ -237,9 +315,17 @@ pub async fn get_result(state: web::Data<AppState>, id: web::Path<String>) -> Re
         (status = 404, description = "No such job", body = ErrorBody),
     )
 )]
-pub async fn get_input(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_input(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let record = load(&state, &id).await?;
-    stream_blob(&state, BlobKey::Input(record.id), file_name(record.id, "input", record.input.format.extension())).await
+    stream_blob(
+        &state,
+        BlobKey::Input(record.id),
+        file_name(record.id, "input", record.input.format.extension()),
+    )
+    .await
 }
 
 /// Deletes the job now: its images and its record. Idempotent.
@@ -253,14 +339,22 @@ pub async fn get_input(state: web::Data<AppState>, id: web::Path<String>) -> Res
         (status = 503, description = "A dependency is down; retry", body = ErrorBody),
     )
 )]
-pub async fn delete_job(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn delete_job(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_job_id(&id)?;
-    purge_job(state.services.store.as_ref(), state.services.blobs.as_ref(), id, PurgeReason::Deleted)
-        .await
-        .map_err(|error| match error {
-            facefix_shared::retention::PurgeError::Store(e) => ApiError::from(e),
-            facefix_shared::retention::PurgeError::Blob(e) => ApiError::from(e),
-        })?;
+    purge_job(
+        state.services.store.as_ref(),
+        state.services.blobs.as_ref(),
+        id,
+        PurgeReason::Deleted,
+    )
+    .await
+    .map_err(|error| match error {
+        facefix_shared::retention::PurgeError::Store(e) => ApiError::from(e),
+        facefix_shared::retention::PurgeError::Blob(e) => ApiError::from(e),
+    })?;
     tracing::info!(job_id = %id, "job deleted by request");
     Ok(HttpResponse::NoContent().finish())
 }

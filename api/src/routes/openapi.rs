@@ -6,7 +6,9 @@ use crate::state::ModelEntry;
 use crate::views::{HealthView, JobLinks, JobView};
 use actix_web::HttpResponse;
 use facefix_shared::ErrorCode;
-use facefix_shared::job::{ImageFormat, ImageInfo, JobFailure, JobParams, JobRecord, JobState, Stage, StageTimings};
+use facefix_shared::job::{
+    ImageFormat, ImageInfo, JobFailure, JobParams, JobRecord, JobState, Stage, StageTimings,
+};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]

@@ -4,9 +4,11 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 /// Each static file: path, content type, bytes.
-const FILES: &[(&str, &str, &[u8])] = &[
-    ("index.html", "text/html; charset=utf-8", include_bytes!("../../web/index.html")),
-];
+const FILES: &[(&str, &str, &[u8])] = &[(
+    "index.html",
+    "text/html; charset=utf-8",
+    include_bytes!("../../web/index.html"),
+)];
 
 /// The page's policy: everything from this origin, images also as blob:/data: for previews.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";

@@ -23,18 +23,33 @@ pub struct Upload {
 }
 
 fn too_large(limit: u64) -> ApiError {
-    ApiError::new(ErrorCode::TooLarge, format!("the upload is larger than the limit of {:.1} MiB", limit as f64 / 1048576.0))
+    ApiError::new(
+        ErrorCode::TooLarge,
+        format!(
+            "the upload is larger than the limit of {:.1} MiB",
+            limit as f64 / 1048576.0
+        ),
+    )
 }
 
 /// Reads a stream of chunks into memory, failing as soon as it passes `limit` bytes.
-async fn read_limited<S, E>(mut stream: S, limit: u64, over_limit: impl Fn() -> ApiError) -> Result<Bytes, ApiError>
+async fn read_limited<S, E>(
+    mut stream: S,
+    limit: u64,
+    over_limit: impl Fn() -> ApiError,
+) -> Result<Bytes, ApiError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     let mut buffer = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("the upload was interrupted: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("the upload was interrupted: {e}"),
+            )
+        })?;
         if buffer.len() as u64 + chunk.len() as u64 > limit {
             return Err(over_limit());
         }
@@ -52,13 +67,27 @@ fn is_multipart(request: &HttpRequest) -> bool {
 }
 
 fn declared_length(request: &HttpRequest) -> Option<u64> {
-    request.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// Reads the upload of `POST /v1/jobs`.
-pub async fn read_upload(request: &HttpRequest, payload: web::Payload, limit: u64) -> Result<Upload, ApiError> {
+pub async fn read_upload(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limit: u64,
+) -> Result<Upload, ApiError> {
     let multipart = is_multipart(request);
-    let allowance = if multipart { limit + MULTIPART_OVERHEAD } else { limit };
+    let allowance = if multipart {
+        limit + MULTIPART_OVERHEAD
+    } else {
+        limit
+    };
     // Refuse a declared oversize body at once, before reading a byte of it.
     if declared_length(request).is_some_and(|length| length > allowance) {
         return Err(too_large(limit));
@@ -79,27 +108,52 @@ pub async fn read_upload(request: &HttpRequest, payload: web::Payload, limit: u6
     }
 }
 
-async fn read_multipart(request: &HttpRequest, payload: web::Payload, limit: u64, mut params: JobParams) -> Result<Upload, ApiError> {
+async fn read_multipart(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limit: u64,
+    mut params: JobParams,
+) -> Result<Upload, ApiError> {
     let mut form = Multipart::new(request.headers(), payload);
     let mut image = None;
     while let Some(field) = form.next().await {
-        let field = field.map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed multipart body: {e}")))?;
+        let field = field.map_err(|e| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("malformed multipart body: {e}"),
+            )
+        })?;
         let name = field.name().unwrap_or_default().to_string();
         if name == "image" {
             if image.is_some() {
-                return Err(ApiError::new(ErrorCode::BadRequest, "send one `image` field per job"));
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    "send one `image` field per job",
+                ));
             }
             image = Some(read_limited(field, limit, || too_large(limit)).await?);
         } else {
             let value = read_limited(field, MAX_OPTION_BYTES as u64, || {
-                ApiError::new(ErrorCode::InvalidOption, format!("option `{name}` is too long"))
+                ApiError::new(
+                    ErrorCode::InvalidOption,
+                    format!("option `{name}` is too long"),
+                )
             })
             .await?;
-            let value = std::str::from_utf8(&value)
-                .map_err(|_| ApiError::new(ErrorCode::InvalidOption, format!("option `{name}` is not text")))?;
+            let value = std::str::from_utf8(&value).map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidOption,
+                    format!("option `{name}` is not text"),
+                )
+            })?;
             apply_option(&mut params, &name, value)?;
         }
     }
-    let image = image.ok_or_else(|| ApiError::new(ErrorCode::MissingImage, "the multipart body has no `image` field"))?;
+    let image = image.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::MissingImage,
+            "the multipart body has no `image` field",
+        )
+    })?;
     Ok(Upload { image, params })
 }

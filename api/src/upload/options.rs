@@ -5,10 +5,20 @@ use facefix_shared::ErrorCode;
 use facefix_shared::job::{ImageFormat, JobParams, MAX_UPSCALE};
 
 /// The option names a client may send (multipart fields or query parameters).
-pub const OPTION_NAMES: &[&str] = &["model", "upscale", "only_center_face", "aligned", "fidelity", "format"];
+pub const OPTION_NAMES: &[&str] = &[
+    "model",
+    "upscale",
+    "only_center_face",
+    "aligned",
+    "fidelity",
+    "format",
+];
 
 fn invalid(name: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::new(ErrorCode::InvalidOption, format!("option `{name}`: {message}"))
+    ApiError::new(
+        ErrorCode::InvalidOption,
+        format!("option `{name}`: {message}"),
+    )
 }
 
 fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
@@ -24,35 +34,51 @@ pub fn apply_option(params: &mut JobParams, name: &str, value: &str) -> Result<(
     let value = value.trim();
     match name {
         "model" => {
-            if value.is_empty() || value.len() > 64 || !value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            if value.is_empty()
+                || value.len() > 64
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
                 return Err(invalid(name, "expected a model name"));
             }
             params.model = Some(value.to_string());
         }
         "upscale" => {
-            let upscale: u8 = value.parse().map_err(|_| invalid(name, format!("expected an integer 1–{MAX_UPSCALE}")))?;
+            let upscale: u8 = value
+                .parse()
+                .map_err(|_| invalid(name, format!("expected an integer 1–{MAX_UPSCALE}")))?;
             if !(1..=MAX_UPSCALE).contains(&upscale) {
-                return Err(invalid(name, format!("expected an integer 1–{MAX_UPSCALE}")));
+                return Err(invalid(
+                    name,
+                    format!("expected an integer 1–{MAX_UPSCALE}"),
+                ));
             }
             params.upscale = upscale;
         }
         "only_center_face" => params.only_center_face = parse_bool(name, value)?,
         "aligned" => params.aligned = parse_bool(name, value)?,
         "fidelity" => {
-            let fidelity: f32 = value.parse().map_err(|_| invalid(name, "expected a number 0–1"))?;
+            let fidelity: f32 = value
+                .parse()
+                .map_err(|_| invalid(name, "expected a number 0–1"))?;
             if !(0.0..=1.0).contains(&fidelity) {
                 return Err(invalid(name, "expected a number 0–1"));
             }
             params.fidelity = Some(fidelity);
         }
         "format" => {
-            let format = ImageFormat::parse(value).ok_or_else(|| invalid(name, "expected png, jpeg or webp"))?;
+            let format = ImageFormat::parse(value)
+                .ok_or_else(|| invalid(name, "expected png, jpeg or webp"))?;
             params.format = Some(format);
         }
         other => {
             return Err(ApiError::new(
                 ErrorCode::InvalidOption,
-                format!("unknown option `{other}` (known: {})", OPTION_NAMES.join(", ")),
+                format!(
+                    "unknown option `{other}` (known: {})",
+                    OPTION_NAMES.join(", ")
+                ),
             ));
         }
     }
@@ -61,8 +87,12 @@ pub fn apply_option(params: &mut JobParams, name: &str, value: &str) -> Result<(
 
 /// Options from a query string (`?upscale=2&format=png`).
 pub fn apply_query(params: &mut JobParams, query: &str) -> Result<(), ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed query string: {e}")))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|e| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("malformed query string: {e}"),
+        )
+    })?;
     for (name, value) in pairs {
         apply_option(params, &name, &value)?;
     }
@@ -76,13 +106,26 @@ mod tests {
     #[test]
     fn options_parse_and_validate() {
         let mut params = JobParams::default();
-        apply_query(&mut params, "upscale=3&only_center_face=true&format=JPG&fidelity=0.7&model=gfpgan-1.4").expect("valid");
+        apply_query(
+            &mut params,
+            "upscale=3&only_center_face=true&format=JPG&fidelity=0.7&model=gfpgan-1.4",
+        )
+        .expect("valid");
         assert_eq!(params.upscale, 3);
         assert!(params.only_center_face);
         assert_eq!(params.format, Some(ImageFormat::Jpeg));
         assert_eq!(params.fidelity, Some(0.7));
         assert_eq!(params.model.as_deref(), Some("gfpgan-1.4"));
-        for bad in ["upscale=0", "upscale=5", "upscale=two", "format=gif", "fidelity=2", "aligned=maybe", "colour=red", "model=../x"] {
+        for bad in [
+            "upscale=0",
+            "upscale=5",
+            "upscale=two",
+            "format=gif",
+            "fidelity=2",
+            "aligned=maybe",
+            "colour=red",
+            "model=../x",
+        ] {
             let error = apply_query(&mut JobParams::default(), bad).expect_err(bad);
             assert_eq!(error.code, ErrorCode::InvalidOption, "{bad}");
         }

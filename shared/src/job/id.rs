@@ -6,7 +6,9 @@ use uuid::Uuid;
 
 /// A job id: a random UUID v4. Knowing it is what grants access to the job, so it must
 /// never be predictable (no v7, no counters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(transparent)]
 #[schema(value_type = String, format = Uuid)]
 pub struct JobId(Uuid);

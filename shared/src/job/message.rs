@@ -46,7 +46,10 @@ mod tests {
     #[test]
     fn round_trip_and_version_check() {
         let message = JobMessage::new(JobId::new_random(), Utc::now());
-        assert_eq!(JobMessage::from_json(&message.to_json()).expect("parse"), message);
+        assert_eq!(
+            JobMessage::from_json(&message.to_json()).expect("parse"),
+            message
+        );
         let future = serde_json::json!({"v": 99, "job_id": message.job_id, "enqueued_at": message.enqueued_at});
         assert!(JobMessage::from_json(future.to_string().as_bytes()).is_err());
         assert!(JobMessage::from_json(b"not json").is_err());

@@ -127,9 +127,8 @@ impl MemoryAcker {
     fn return_to_queue(&self) {
         let mut entry = self.entry.clone();
         entry.previous_deliveries += 1;
-        if self.dead {
-            self.inner.dead.push(entry);
-        } else if entry.previous_deliveries > self.inner.delivery_limit {
+        // Dead letters stay dead; live ones past the limit join them.
+        if self.dead || entry.previous_deliveries > self.inner.delivery_limit {
             self.inner.dead.push(entry);
         } else {
             self.inner.jobs.push(entry);

@@ -25,10 +25,8 @@ impl State {
             .records
             .get(&id)
             .is_some_and(|(_, dies)| *dies <= Instant::now());
-        if expired {
-            if let Some((record, _)) = self.records.remove(&id) {
-                self.queued.remove(&(record.created_at, id));
-            }
+        if expired && let Some((record, _)) = self.records.remove(&id) {
+            self.queued.remove(&(record.created_at, id));
         }
         self.records.get_mut(&id).map(|(record, _)| record)
     }
