@@ -8,6 +8,7 @@ use facefix_shared::config::{
     BlobArgs, ListenArgs, QueueArgs, RetentionArgs, StoreArgs, TelemetryArgs,
 };
 use facefix_worker::WorkerArgs;
+use facefix_worker::pipeline::ModelArgs;
 use facefix_worker::restore_cli::RestoreArgs;
 use std::net::SocketAddr;
 
@@ -63,7 +64,21 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub worker: WorkerArgs,
     #[command(flatten)]
+    pub models: ProcessorArgs,
+    #[command(flatten)]
     pub telemetry: TelemetryArgs,
+}
+
+/// Which image processor the worker runs.
+#[derive(Debug, Clone, Args)]
+pub struct ProcessorArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Run without face models: decode, orient, upscale and re-encode only (for trying the
+    /// job system before `scripts/setup-models.sh` has run).
+    #[arg(long, env = "FACEFIX_NO_MODELS", default_value_t = false)]
+    pub no_models: bool,
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +93,10 @@ pub struct ApiRoleArgs {
     pub limits: UploadLimits,
     #[command(flatten)]
     pub backlog: BacklogArgs,
+    /// Directory holding the model manifest, to list and check model names. Unset: looked
+    /// up like the worker does; without one, any model name is passed on to the workers.
+    #[arg(long, env = "FACEFIX_MODELS_DIR")]
+    pub models_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
 }
@@ -98,6 +117,8 @@ pub struct WorkerRoleArgs {
     pub services: ServiceArgs,
     #[command(flatten)]
     pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub models: ProcessorArgs,
     #[command(flatten)]
     pub limits: UploadLimits,
     #[command(flatten)]

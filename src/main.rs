@@ -17,7 +17,7 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("facefix restore: {error}");
-                    ExitCode::from(2)
+                    ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(1))
                 }
             };
         }

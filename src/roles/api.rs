@@ -1,13 +1,13 @@
 //! `facefix api`: the HTTP API alone.
 
-use super::{api_state, connect, model_entries, processor};
+use super::{api_state, connect, manifest_entries};
 use crate::cli::ApiRoleArgs;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: ApiRoleArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let services = connect(&args.services, "api", &["queue", "store", "blob"]).await?;
-    let models = model_entries(processor(args.limits.max_pixels).as_ref());
+    let models = manifest_entries(args.models_dir.as_deref());
     let state = api_state(
         services.clone(),
         args.limits,

@@ -6,11 +6,15 @@ pub mod serve;
 pub mod sweeper;
 pub mod worker;
 
-use crate::cli::ServiceArgs;
+use crate::cli::{ProcessorArgs, ServiceArgs};
 use anyhow::{Context, bail};
+use facefix_api::upload::limits::UploadLimits;
 use facefix_api::{AppState, ModelEntry};
 use facefix_shared::connect::{Services, redact_url};
+use facefix_shared::models::{Manifest, locate_models_dir};
 use facefix_worker::passthrough::PassThrough;
+use facefix_worker::pipeline::FacePipeline;
+use facefix_worker::pipeline::decode::DecodeLimits;
 use facefix_worker::processor::ImageProcessor;
 use std::sync::Arc;
 
@@ -50,9 +54,57 @@ pub async fn connect(
         .context("cannot connect to the services")
 }
 
-/// The image processor of this process.
-pub fn processor(max_pixels: u64) -> Arc<dyn ImageProcessor> {
-    Arc::new(PassThrough { max_pixels })
+/// The image processor of this process: the face pipeline, or the pass-through one when
+/// asked for explicitly. Loading models is slow, so it runs off the async threads.
+pub async fn processor(
+    args: &ProcessorArgs,
+    limits: &UploadLimits,
+) -> anyhow::Result<Arc<dyn ImageProcessor>> {
+    if args.no_models {
+        tracing::warn!(
+            "running without face models (--no-models): images are only oriented, upscaled and re-encoded"
+        );
+        return Ok(Arc::new(PassThrough {
+            max_pixels: limits.max_pixels,
+        }));
+    }
+    let model_args = args.model.clone();
+    let decode = DecodeLimits {
+        max_pixels: limits.max_pixels,
+        max_side: limits.max_side,
+    };
+    let pipeline = tokio::task::spawn_blocking(move || FacePipeline::load(&model_args))
+        .await
+        .context("model loading panicked")?
+        .context(
+            "cannot load the face models (run scripts/setup-models.sh, or pass --no-models)",
+        )?;
+    Ok(Arc::new(pipeline.with_decode_limits(decode)))
+}
+
+/// The restorers listed in the manifest, for an API process that loads no models.
+pub fn manifest_entries(models_dir: Option<&std::path::Path>) -> Vec<ModelEntry> {
+    let manifest = locate_models_dir(models_dir).and_then(|dir| Manifest::load_dir(&dir));
+    match manifest {
+        Ok(manifest) => {
+            let default = manifest.default_restorer().name.clone();
+            manifest
+                .listed_restorers()
+                .into_iter()
+                .map(|m| ModelEntry {
+                    name: m.name.clone(),
+                    description: m.description.clone(),
+                    licence: m.licence.clone(),
+                    fidelity: m.takes_fidelity(),
+                    default: m.name == default,
+                })
+                .collect()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "no model manifest; any model name is passed on to the workers");
+            Vec::new()
+        }
+    }
 }
 
 /// The restorers the API lists and accepts.

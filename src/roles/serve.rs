@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let services = connect(&args.services, "serve", &[]).await?;
-    let processor = processor(args.limits.max_pixels);
+    let processor = processor(&args.models, &args.limits).await?;
     let state = api_state(
         services.clone(),
         args.limits.clone(),

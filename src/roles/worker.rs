@@ -40,7 +40,7 @@ pub async fn run(args: WorkerRoleArgs, shutdown: CancellationToken) -> anyhow::R
     });
     let probe = facefix_api::start_probe_server(args.listen.listen, readiness.clone())
         .context("cannot start the probe server")?;
-    let processor = processor(args.limits.max_pixels);
+    let processor = processor(&args.models, &args.limits).await?;
     let worker = Worker::new(services, processor, args.worker);
     readiness.consuming.store(true, Ordering::Relaxed);
     let stop = shutdown.clone();
