@@ -24,6 +24,11 @@ pub enum TelemetryError {
     AlreadySet(String),
 }
 
+/// What is exported as traces, independent of the log filter: quiet logs must not cost
+/// the traces. Library internals stay out.
+const TRACE_FILTER: &str =
+    "info,ort=warn,lapin=warn,aws=warn,aws_smithy_runtime=warn,h2=warn,hyper=warn,reqwest=warn";
+
 /// Flushes and stops trace export when the process ends.
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
@@ -91,9 +96,8 @@ pub fn init(args: &TelemetryArgs, role: &str) -> Result<TelemetryGuard, Telemetr
         None => (None, None),
     };
     tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt_layer)
-        .with(otel_layer)
+        .with(fmt_layer.with_filter(filter))
+        .with(otel_layer.map(|layer| layer.with_filter(EnvFilter::new(TRACE_FILTER))))
         .try_init()
         .map_err(|e| TelemetryError::AlreadySet(e.to_string()))?;
     Ok(TelemetryGuard { provider })

@@ -41,6 +41,7 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
+pub mod processes;
 pub mod scenarios;
 
 pub fn testdata(path: &str) -> PathBuf {

@@ -1,0 +1,175 @@
+//! facefix roles as real processes (the built binary) on the real services, for tests that
+//! kill, signal or trace them.
+
+use super::{Backend, StackOptions, port_args};
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The environment that points roles at the real services, with names unique to one test.
+pub fn service_env(delivery_limit: u32) -> Vec<(String, String)> {
+    let dir = std::env::temp_dir();
+    let mut options = StackOptions::new(Backend::Real);
+    options.delivery_limit = delivery_limit;
+    let (queue, store, blob) = port_args(&options, &dir);
+    let mut env = vec![
+        ("FACEFIX_QUEUE_URL", queue.queue_url.unwrap_or_default()),
+        ("FACEFIX_QUEUE_PREFIX", queue.queue_prefix),
+        ("FACEFIX_QUEUE_DELIVERY_LIMIT", delivery_limit.to_string()),
+        ("FACEFIX_STORE_URL", store.store_url.unwrap_or_default()),
+        ("FACEFIX_STORE_PREFIX", store.store_prefix),
+        ("FACEFIX_BLOB_URL", blob.blob_url.unwrap_or_default()),
+        ("FACEFIX_S3_ENDPOINT", blob.s3_endpoint.unwrap_or_default()),
+        ("FACEFIX_S3_PATH_STYLE", "true".to_string()),
+        (
+            "FACEFIX_S3_ACCESS_KEY_ID",
+            blob.s3_access_key_id.unwrap_or_default(),
+        ),
+        (
+            "FACEFIX_S3_SECRET_ACCESS_KEY",
+            blob.s3_secret_access_key.unwrap_or_default(),
+        ),
+        ("FACEFIX_S3_CREATE_BUCKET", "true".to_string()),
+        ("FACEFIX_NO_MODELS", "true".to_string()),
+        ("FACEFIX_LOG", "warn".to_string()),
+    ];
+    env.retain(|(_, v)| !v.is_empty());
+    env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// A role process, killed when dropped (so a failing test leaves nothing running).
+pub struct RoleProcess {
+    pub child: Child,
+    pub base: String,
+}
+
+impl RoleProcess {
+    pub fn spawn(role: &str, env: &[(String, String)], extra: &[&str]) -> RoleProcess {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_facefix"));
+        command
+            .arg(role)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn facefix {role}: {e}"));
+        RoleProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Waits until `/healthz` answers.
+    pub async fn wait_healthy(&mut self, client: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the process exited early: {status}");
+            }
+            if client
+                .get(format!("{}/healthz", self.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} not healthy after 60 s",
+                self.base
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "process {pid} did not exit within {within:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for RoleProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Polls a job until `accept(state)` or the deadline; returns the record.
+pub async fn wait_state(
+    client: &reqwest::Client,
+    api: &str,
+    id: &str,
+    accept: &[&str],
+    within: Duration,
+) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let body: Value = client
+            .get(format!("{api}/v1/jobs/{id}"))
+            .send()
+            .await
+            .expect("GET job")
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        if body["state"].as_str().is_some_and(|s| accept.contains(&s)) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {id} not in {accept:?} within {within:?}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Uploads raw bytes; returns the job id if accepted.
+pub async fn upload(
+    client: &reqwest::Client,
+    api: &str,
+    bytes: Vec<u8>,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Option<String> {
+    let mut request = client
+        .post(format!("{api}/v1/jobs{query}"))
+        .header("content-type", "application/octet-stream")
+        .body(bytes);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.ok()?;
+    if response.status() != 202 {
+        return None;
+    }
+    let body: Value = response.json().await.ok()?;
+    body["id"].as_str().map(str::to_string)
+}
