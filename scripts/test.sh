@@ -24,6 +24,10 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "unit, contract and end-to-end tests"
 cargo test --workspace --no-fail-fast
 
+step "OpenAPI document (written by api/tests/openapi.rs)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check openapi-spec-validator==0.7.2
+.venv/bin/python -m openapi_spec_validator target/openapi.json
+
 if [[ -f scripts/check-deploy.sh ]]; then
   step "deployment files (offline validation)"
   bash scripts/check-deploy.sh
