@@ -63,6 +63,11 @@ pub struct ServeArgs {
     pub backlog: BacklogArgs,
     #[command(flatten)]
     pub worker: WorkerArgs,
+    /// Run the API and the sweeper only: jobs wait in the queue for workers in other
+    /// processes (`facefix worker`). With the embedded queue nothing takes them, so they stay
+    /// queued until they expire; that shows the web page's waiting screen.
+    #[arg(long, env = "FACEFIX_NO_WORKER", default_value_t = false)]
+    pub no_worker: bool,
     #[command(flatten)]
     pub models: ProcessorArgs,
     #[command(flatten)]

@@ -1,6 +1,6 @@
-//! `facefix serve`: API, worker and sweeper in one process.
+//! `facefix serve`: API, worker and sweeper in one process (`--no-worker`: API and sweeper).
 
-use super::{api_state, connect, model_entries, processor};
+use super::{api_state, connect, manifest_entries, model_entries, processor};
 use crate::cli::ServeArgs;
 use anyhow::Context;
 use facefix_shared::retention::Sweeper;
@@ -9,13 +9,28 @@ use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let services = connect(&args.services, "serve", &[]).await?;
-    let processor = processor(&args.models, &args.limits).await?;
+    // Without a worker no models are loaded; the API still lists the manifest's restorers,
+    // as `facefix api` does, for the workers elsewhere.
+    let processor = if args.no_worker {
+        if args.services.queue.queue_url.is_none() {
+            tracing::warn!(
+                "--no-worker with the embedded queue: nothing will process jobs; they stay queued until they expire"
+            );
+        }
+        None
+    } else {
+        Some(processor(&args.models, &args.limits).await?)
+    };
+    let models = match &processor {
+        Some(processor) => model_entries(processor.as_ref()),
+        None => manifest_entries(args.models.model.models_dir.as_deref()),
+    };
     let state = api_state(
         services.clone(),
         args.limits.clone(),
         args.retention.clone(),
         args.backlog.clone(),
-        model_entries(processor.as_ref()),
+        models,
     );
     let background = CancellationToken::new();
     let backlog = tokio::spawn(
@@ -33,9 +48,11 @@ pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result
         .run(background.clone()),
     );
     let worker_stop = CancellationToken::new();
-    let worker = tokio::spawn(
-        Worker::new(services.clone(), processor, args.worker.clone()).run(worker_stop.clone()),
-    );
+    let worker = processor.map(|processor| {
+        tokio::spawn(
+            Worker::new(services.clone(), processor, args.worker.clone()).run(worker_stop.clone()),
+        )
+    });
     let server =
         facefix_api::start_api(args.listen.listen, state).context("cannot start the API")?;
     println!("facefix is running at http://{}/", server.addr);
@@ -43,10 +60,12 @@ pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result
     // Stop taking uploads first, then let the worker drain, then the background tasks.
     server.stop().await;
     worker_stop.cancel();
-    match worker.await {
-        Ok(Err(error)) => tracing::error!(%error, "the worker stopped with an error"),
-        Err(error) => tracing::error!(%error, "the worker task failed"),
-        Ok(Ok(())) => {}
+    if let Some(worker) = worker {
+        match worker.await {
+            Ok(Err(error)) => tracing::error!(%error, "the worker stopped with an error"),
+            Err(error) => tracing::error!(%error, "the worker task failed"),
+            Ok(Ok(())) => {}
+        }
     }
     background.cancel();
     let _ = tokio::join!(backlog, sweeper);

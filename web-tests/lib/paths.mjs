@@ -1,0 +1,23 @@
+// Where things are: the repository, the shared test pictures, the screenshots.
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The shared test data (`../shared/testdata` beside the checkout unless FACEFIX_TESTDATA says). */
+const TESTDATA = process.env.FACEFIX_TESTDATA ?? path.resolve(REPO, '..', 'shared', 'testdata');
+
+export const IMAGES = {
+  /** 512 × 512, one face. */
+  astronaut: path.join(TESTDATA, 'images', 'astronaut.png'),
+  /** A cup of coffee: no face. */
+  coffee: path.join(TESTDATA, 'images', 'coffee.png'),
+  /** A JPEG cut short: the browser shows part of it, the server refuses it. */
+  truncated: path.join(TESTDATA, 'bad', 'truncated.jpg'),
+  /** Text with a .jpg name. */
+  notAnImage: path.join(TESTDATA, 'bad', 'not_an_image.jpg'),
+};
+
+/** Test artifacts: one picture per screen, to look at. */
+export const SCREENSHOTS = path.join(REPO, 'target', 'web-screenshots');
