@@ -11,6 +11,8 @@ const TESTDATA = process.env.FACEFIX_TESTDATA ?? path.resolve(REPO, '..', 'share
 export const IMAGES = {
   /** 512 × 512, one face. */
   astronaut: path.join(TESTDATA, 'images', 'astronaut.png'),
+  /** 7680 × 4320, one face: seconds of work even at 1×, so the stages can be watched. */
+  large: path.join(TESTDATA, 'images', 'large_7680x4320.jpg'),
   /** A cup of coffee: no face. */
   coffee: path.join(TESTDATA, 'images', 'coffee.png'),
   /** A JPEG cut short: the browser shows part of it, the server refuses it. */

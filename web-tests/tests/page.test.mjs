@@ -103,6 +103,26 @@ describe('the web page (embedded mode)', () => {
       await screenshot(page, 'result-no-face');
     }));
 
+  test('a large photo: the status follows the stages, with the options chosen', () =>
+    inPage(s.browser, async (page) => {
+      await page.goto(s.server.base);
+      await waitForScreen(page, 'intake');
+      await page.click('#options summary');
+      await page.click('label[for="opt-up-1"]');
+      const answer = await chooseFile(page, IMAGES.large);
+      assert.equal((await answer.json()).params.upscale, 1, 'the chosen upscale is sent');
+      await page.waitForFunction(() => document.getElementById('status-title').textContent === 'Restoring your photo');
+      // A stage event names what the worker is doing.
+      await page.waitForFunction(() =>
+        /^(Reading your photo|Decoding the image|Finding faces|Lining up each face|Restoring faces|Putting the faces back|Saving the image)…$/
+          .test(document.getElementById('status-detail').textContent));
+      assert.equal(await page.getAttribute('.steps li[data-step="processing"]', 'aria-current'), 'step');
+      await screenshot(page, 'status-processing');
+      await waitForScreen(page, 'result');
+      assert.match(await page.textContent('#result-size'), /^7680 × 4320, [\d.]+ MB$/);
+      assert.equal(await page.getAttribute('#result-download', 'download'), 'large_7680x4320-restored.jpg');
+    }));
+
   test('on a phone-sized screen, with the keyboard alone', () =>
     inPage(
       s.browser,
