@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { jobIdOf, screenshot, statusOf, uploadByApi, waitForScreen } from '../lib/browser.mjs';
 import { IMAGES } from '../lib/paths.mjs';
@@ -20,6 +21,23 @@ async function throttleUploads(cdp, bytesPerSecond) {
     downloadThroughput: -1,
     uploadThroughput: bytesPerSecond,
   });
+}
+
+/**
+ * Hands a photo to the page the way a drop or a paste does: an event carrying a
+ * DataTransfer with the file, sent to the document, where the page listens.
+ */
+async function dropOrPaste(page, how, file) {
+  const base64 = (await readFile(file)).toString('base64');
+  await page.evaluate(([kind, data]) => {
+    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+    const event = kind === 'drop'
+      ? new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true })
+      : new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true });
+    document.body.dispatchEvent(event);
+  }, [how, base64]);
 }
 
 describe('jobs that wait (a server without a worker)', () => {
@@ -68,6 +86,23 @@ describe('jobs that wait (a server without a worker)', () => {
       await page.click('#status-cancel');
       await waitForScreen(page, 'intake', 10_000);
       assert.equal(await statusOf(s.server.base, id), 404, 'cancelling deletes the job');
+    }));
+
+  test('a photo can also be dropped or pasted', () =>
+    inPage(s.browser, async (page) => {
+      await page.goto(s.server.base);
+      for (const how of ['drop', 'paste']) {
+        await waitForScreen(page, 'intake');
+        await dropOrPaste(page, how, IMAGES.astronaut);
+        await page.waitForFunction(() =>
+          document.body.dataset.screen === 'status'
+          && document.getElementById('status-title').textContent === 'Waiting in line');
+        const id = jobIdOf(page);
+        assert.ok(id, `${how}: a job`);
+        await page.click('#status-cancel');
+        await waitForScreen(page, 'intake', 10_000);
+        assert.equal(await statusOf(s.server.base, id), 404, `${how}: cancelled`);
+      }
     }));
 
   test('when the event stream breaks, the page polls and still sees the job go', () =>
