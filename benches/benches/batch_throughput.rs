@@ -7,11 +7,13 @@
 //!     cargo bench -p facefix-benches --bench batch_throughput
 //! Environment: FACEFIX_BENCH_MODEL (manifest name or .onnx path; default
 //! synthetic-gfpgan-cost if built, else the default restorer), FACEFIX_BENCH_FACES
-//! (faces per measurement, default 64), FACEFIX_DEVICE (default auto).
+//! (faces per measurement, default 64), FACEFIX_DEVICE (default auto), and the worker's
+//! CUDA tuning variables FACEFIX_CUDA_CONV_SEARCH and FACEFIX_CUDA_NHWC.
 
+use clap::ValueEnum;
 use facefix_shared::models::Manifest;
 use facefix_worker::pipeline::restore::{BatchPolicy, Restorer, RestorerSource, tensor};
-use facefix_worker::pipeline::runtime::{self, Device, SessionOptions};
+use facefix_worker::pipeline::runtime::{self, ConvSearch, CudaTuning, Device, SessionOptions};
 use facefix_worker::pipeline::session::TensorF32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +30,21 @@ fn device() -> Device {
         Ok("cpu") => Device::Cpu,
         Ok("cuda") => Device::Cuda,
         _ => Device::Auto,
+    }
+}
+
+/// The CUDA tuning under test, from the same variables the worker reads.
+fn cuda_tuning() -> CudaTuning {
+    let conv_search = std::env::var("FACEFIX_CUDA_CONV_SEARCH")
+        .ok()
+        .map(|v| {
+            ConvSearch::from_str(&v, true).unwrap_or_else(|e| fail("FACEFIX_CUDA_CONV_SEARCH", e))
+        })
+        .unwrap_or_default();
+    let prefer_nhwc = std::env::var("FACEFIX_CUDA_NHWC").is_ok_and(|v| v == "true" || v == "1");
+    CudaTuning {
+        conv_search,
+        prefer_nhwc,
     }
 }
 
@@ -51,9 +68,13 @@ fn main() {
         device: device(),
         cuda_device_id: 0,
         intra_threads: 0,
+        cuda: cuda_tuning(),
     };
     let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| fail("tokio", e));
-    println!("model {model}, {faces} faces per measurement");
+    println!(
+        "model {model}, {faces} faces per measurement, CUDA tuning {:?}",
+        opts.cuda
+    );
     println!(
         "{:<28} {:>10} {:>12} {:>8}",
         "mode", "seconds", "faces/s", "device"

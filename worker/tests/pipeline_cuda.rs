@@ -6,7 +6,7 @@
 mod pipeline_support;
 
 use clap::Parser;
-use facefix_worker::pipeline::runtime::{self, ActiveDevice, Device, SessionOptions};
+use facefix_worker::pipeline::runtime::{self, ActiveDevice, CudaTuning, Device, SessionOptions};
 use facefix_worker::restore_cli::{self, RestoreArgs};
 use pipeline_support::{image_path, models_dir, test_restorer};
 use std::process::Command;
@@ -85,6 +85,7 @@ fn device_cuda_fails_loudly_without_a_cuda_provider() {
         device: Device::Cuda,
         cuda_device_id: 0,
         intra_threads: 1,
+        cuda: CudaTuning::default(),
     };
     let path = test_restorer("restorer_identity_512.onnx");
     let Err(err) = runtime::build_session(&env, &path, &opts) else {

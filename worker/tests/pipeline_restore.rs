@@ -6,7 +6,7 @@ mod pipeline_support;
 
 use facefix_shared::models::Manifest;
 use facefix_worker::pipeline::restore::{BatchPolicy, Restorer, RestorerSource, tensor};
-use facefix_worker::pipeline::runtime::{self, Device, RuntimeError, SessionOptions};
+use facefix_worker::pipeline::runtime::{self, CudaTuning, Device, RuntimeError, SessionOptions};
 use facefix_worker::pipeline::session::TensorF32;
 use image::RgbImage;
 use pipeline_support::{decode_rgb, models_dir, rt, test_restorer};
@@ -19,6 +19,7 @@ fn opts() -> SessionOptions {
         device: Device::Cpu,
         cuda_device_id: 0,
         intra_threads: 1,
+        cuda: CudaTuning::default(),
     }
 }
 

@@ -23,6 +23,7 @@ pub struct Engine {
     /// Jobs between decode and restore (the restorer threads wait for batch-mates only
     /// while this is non-zero).
     pub upstream: Arc<AtomicUsize>,
+    /// Where the restorers run (the detector's device is logged at load).
     pub device: ActiveDevice,
     pub load_ms: f64,
 }
@@ -46,6 +47,7 @@ impl Engine {
             device: args.device,
             cuda_device_id: args.cuda_device,
             intra_threads: args.effective_intra_threads(),
+            cuda: args.cuda_tuning(),
         };
         let nets = [
             ModelRole::MtcnnPnet,
@@ -59,6 +61,7 @@ impl Engine {
             ));
         };
         let detector_opts = SessionOptions {
+            device: args.detector_device,
             intra_threads: 1,
             ..opts.clone()
         };
@@ -69,7 +72,7 @@ impl Engine {
             &detector_opts,
             args.effective_detector_sessions(),
         )?;
-        let device = nets.device;
+        let nets_device = nets.device;
         let upstream = Arc::new(AtomicUsize::new(0));
         let policy = BatchPolicy {
             max_batch: 1,
@@ -113,7 +116,12 @@ impl Engine {
             restorers.push(start(RestorerSource::Manifest(lookup(&manifest, name)?))?);
         }
         let load_ms = t.elapsed().as_secs_f64() * 1000.0;
-        tracing::info!(models_dir = %models_dir.display(), device = device.as_str(), load_ms, "models loaded");
+        // What the job metadata reports: where the restorer (the costly stage) runs.
+        let device = restorers[0].device();
+        tracing::info!(
+            models_dir = %models_dir.display(), device = device.as_str(),
+            detector_device = nets_device.as_str(), load_ms, "models loaded"
+        );
         Ok(Self {
             models_dir,
             manifest,

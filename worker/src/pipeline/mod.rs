@@ -20,6 +20,7 @@ pub mod model_args;
 pub mod restore;
 pub mod runtime;
 pub mod session;
+pub mod session_threads;
 pub mod stages;
 
 pub use engine::Engine;

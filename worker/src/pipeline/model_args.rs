@@ -2,7 +2,7 @@
 //! into the `worker`, `serve` and `restore` subcommands; every flag is also a
 //! `FACEFIX_…` environment variable.
 
-use super::runtime::Device;
+use super::runtime::{ConvSearch, CudaTuning, Device};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -45,6 +45,16 @@ pub struct ModelArgs {
     #[arg(long, env = "FACEFIX_CUDA_DEVICE", default_value_t = 0)]
     pub cuda_device: i32,
 
+    /// How cuDNN chooses convolution kernels on CUDA: `heuristic` (no start-up cost),
+    /// `exhaustive` (benchmarks each new batch shape once, seconds, then the fastest), or
+    /// `default`.
+    #[arg(long, env = "FACEFIX_CUDA_CONV_SEARCH", value_enum, default_value_t = ConvSearch::Heuristic)]
+    pub cuda_conv_search: ConvSearch,
+
+    /// On CUDA, run convolutions in NHWC layout (often faster on tensor cores).
+    #[arg(long, env = "FACEFIX_CUDA_NHWC")]
+    pub cuda_nhwc: bool,
+
     /// Intra-op threads per session (0 = the cores divided among the sessions).
     #[arg(long, env = "FACEFIX_INTRA_THREADS", default_value_t = 0)]
     pub intra_threads: usize,
@@ -53,6 +63,14 @@ pub struct ModelArgs {
     /// with batching; on CPU, more sessions with fewer threads each suit many small jobs.
     #[arg(long, env = "FACEFIX_SESSIONS", default_value_t = 1)]
     pub sessions: usize,
+
+    /// Where the face detector (MTCNN) runs: `cpu`, `cuda` or `auto`. CPU by default even
+    /// on GPU workers: its nets are small and every photo size gives the pyramid new
+    /// input shapes. On an H200 host a one-shot restore of a 512x512 photo spent 736 ms
+    /// detecting on CUDA against 48 ms on the CPU (826 against 451 ms end to end, CUDA's
+    /// start-up included; see docs/pipeline.md).
+    #[arg(long, env = "FACEFIX_DETECTOR_DEVICE", value_enum, default_value_t = Device::Cpu)]
+    pub detector_device: Device,
 
     /// Detector (MTCNN) sessions, each on its own thread with one intra-op thread
     /// (0 = one per core). Large photos are cut into tiles that run on all of them at
@@ -85,9 +103,12 @@ impl Default for ModelArgs {
             ort_dylib: None,
             device: Device::Auto,
             cuda_device: 0,
+            cuda_conv_search: ConvSearch::Heuristic,
+            cuda_nhwc: false,
             intra_threads: 0,
             sessions: 1,
             detector_sessions: 0,
+            detector_device: Device::Cpu,
             max_batch: None,
             batch_wait_ms: 5,
             max_output_pixels: DEFAULT_MAX_OUTPUT_PIXELS,
@@ -102,6 +123,14 @@ impl ModelArgs {
             return self.detector_sessions;
         }
         std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
+    /// The CUDA execution provider's tuning flags.
+    pub fn cuda_tuning(&self) -> CudaTuning {
+        CudaTuning {
+            conv_search: self.cuda_conv_search,
+            prefer_nhwc: self.cuda_nhwc,
+        }
     }
 
     /// Intra-op threads per session: as given, or the cores shared among the sessions.

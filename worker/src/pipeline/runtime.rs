@@ -218,6 +218,28 @@ pub struct SessionOptions {
     pub cuda_device_id: i32,
     /// Intra-op threads (0 = ONNX Runtime's default, about one per core).
     pub intra_threads: usize,
+    pub cuda: CudaTuning,
+}
+
+/// How cuDNN picks convolution algorithms (`--cuda-conv-search`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConvSearch {
+    /// cuDNN's heuristics: no start-up cost, sometimes a slower kernel.
+    #[default]
+    Heuristic,
+    /// Benchmark every algorithm on the first run of each input shape (seconds per new
+    /// batch size), then use the fastest.
+    Exhaustive,
+    /// cuDNN's default algorithm, no search.
+    Default,
+}
+
+/// CUDA execution provider settings that trade start-up time or layout for speed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CudaTuning {
+    pub conv_search: ConvSearch,
+    /// Run convolutions in NHWC layout (tensor cores prefer it).
+    pub prefer_nhwc: bool,
 }
 
 /// Builds a session for `path` on the requested device. `cuda` fails if the CUDA
@@ -286,8 +308,12 @@ fn build_session_raw(
     if cuda {
         builder = builder.with_execution_providers([ep::CUDA::default()
             .with_device_id(opts.cuda_device_id)
-            // Exhaustive search makes the first run of each shape take seconds.
-            .with_conv_algorithm_search(ep::cuda::ConvAlgorithmSearch::Heuristic)
+            .with_conv_algorithm_search(match opts.cuda.conv_search {
+                ConvSearch::Heuristic => ep::cuda::ConvAlgorithmSearch::Heuristic,
+                ConvSearch::Exhaustive => ep::cuda::ConvAlgorithmSearch::Exhaustive,
+                ConvSearch::Default => ep::cuda::ConvAlgorithmSearch::Default,
+            })
+            .with_prefer_nhwc(opts.cuda.prefer_nhwc)
             .build()
             .error_on_failure()])?;
     }

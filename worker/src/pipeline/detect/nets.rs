@@ -8,6 +8,7 @@
 use super::super::error::PipelineError;
 use super::super::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
 use super::super::session::{self, Feed, IoInfo, TensorF32};
+use super::super::session_threads::{self, SessionThreads};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use facefix_shared::models::{Layout, ModelEntry, ModelRole};
 use ort::environment::Environment;
@@ -60,7 +61,7 @@ struct NetSessions {
 /// Handle to the detector threads. Cloning shares them.
 #[derive(Clone)]
 pub struct MtcnnNets {
-    tx: Sender<Command>,
+    workers: SessionThreads<Command>,
     pub device: ActiveDevice,
     rnet_max_batch: usize,
     onet_max_batch: usize,
@@ -78,6 +79,7 @@ impl MtcnnNets {
     ) -> Result<Self, RuntimeError> {
         let threads = threads.max(1);
         let (tx, rx) = bounded::<Command>(threads * 4);
+        let mut workers = session_threads::Builder::new(tx);
         let mut device = ActiveDevice::Cpu;
         let mut max_batches = (1, 1);
         for i in 0..threads {
@@ -85,15 +87,14 @@ impl MtcnnNets {
             device = sessions.1;
             max_batches = (sessions.0.r.1.max_batch, sessions.0.o.1.max_batch);
             let rx = rx.clone();
-            std::thread::Builder::new()
-                .name(format!("mtcnn-{i}"))
-                .spawn(move || serve(sessions.0, rx))
+            workers
+                .spawn(format!("mtcnn-{i}"), move || serve(sessions.0, rx))
                 .map_err(|e| {
                     RuntimeError::Config(format!("cannot spawn a detector thread: {e}"))
                 })?;
         }
         Ok(Self {
-            tx,
+            workers: workers.finish(),
             device,
             rnet_max_batch: max_batches.0,
             onet_max_batch: max_batches.1,
@@ -130,7 +131,8 @@ impl MtcnnNets {
             span: tracing::Span::current(),
             reply,
         };
-        self.tx
+        self.workers
+            .sender()
             .send(cmd)
             .map_err(|_| PipelineError::Transient("the detector threads have stopped".into()))?;
         Ok(Pending(rx))

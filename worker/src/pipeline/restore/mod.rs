@@ -11,7 +11,8 @@ pub use spec::{DEFAULT_FIDELITY, RestorerSpec};
 use super::error::PipelineError;
 use super::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
 use super::session::{self, TensorF32};
-use crossbeam_channel::{Sender, unbounded};
+use super::session_threads::{self, SessionThreads};
+use crossbeam_channel::unbounded;
 use facefix_shared::models::ModelEntry;
 use ort::environment::Environment;
 use std::path::Path;
@@ -22,7 +23,7 @@ use tokio::sync::Semaphore;
 #[derive(Clone)]
 pub struct Restorer {
     spec: Arc<RestorerSpec>,
-    tx: Sender<batcher::Request>,
+    threads: SessionThreads<batcher::Request>,
     /// Bounds the requests queued or running: the channel's capacity, awaited without
     /// blocking the async side.
     slots: Arc<Semaphore>,
@@ -62,6 +63,7 @@ impl Restorer {
             }
         };
         let (tx, rx) = unbounded();
+        let mut threads = session_threads::Builder::new(tx);
         let mut spec: Option<Arc<RestorerSpec>> = None;
         let mut device = ActiveDevice::Cpu;
         for i in 0..sessions {
@@ -82,9 +84,10 @@ impl Restorer {
             let mut thread_policy = policy.clone();
             thread_policy.max_batch = s.max_batch;
             let (rx, thread_spec) = (rx.clone(), Arc::clone(&s));
-            std::thread::Builder::new()
-                .name(format!("restorer-{i}"))
-                .spawn(move || batcher::serve(session, thread_spec, rx, thread_policy))
+            threads
+                .spawn(format!("restorer-{i}"), move || {
+                    batcher::serve(session, thread_spec, rx, thread_policy);
+                })
                 .map_err(|e| {
                     RuntimeError::Config(format!("cannot spawn a restorer thread: {e}"))
                 })?;
@@ -96,12 +99,15 @@ impl Restorer {
             fidelity = spec.fidelity.is_some(), sessions, device = device.as_str(),
             "restorer loaded"
         );
+        let slots = sessions * (2 * spec.max_batch).max(4);
         Ok(Self {
             spec,
-            tx,
-            // Enough queued requests to fill every session's next batch, no more: the
-            // rest wait here, in the async world, not in memory of the inference side.
-            slots: Arc::new(Semaphore::new(sessions * 4)),
+            threads: threads.finish(),
+            // Enough queued requests to fill every session's current and next batch (two
+            // full batches each; fewer starved cross-job batching: 8-face batches never
+            // formed from 1-face jobs), no more: the rest wait here, in the async world,
+            // not in memory of the inference side.
+            slots: Arc::new(Semaphore::new(slots)),
             device,
         })
     }
@@ -137,7 +143,8 @@ impl Restorer {
             .map_err(|_| PipelineError::Transient("the restorer is shutting down".into()))?;
         let (reply, rx) = tokio::sync::oneshot::channel();
         let fidelity = fidelity.map_or(DEFAULT_FIDELITY, |f| f64::from(f.clamp(0.0, 1.0)));
-        self.tx
+        self.threads
+            .sender()
             .send(batcher::Request {
                 input,
                 fidelity,
