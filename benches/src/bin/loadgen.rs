@@ -42,6 +42,10 @@ struct Args {
     /// Skip the S3 baseline (e.g. an embedded stack).
     #[arg(long)]
     no_baseline: bool,
+    /// Only the end-to-end phase (benches/load.sh measures the API's phases with no
+    /// worker on the machine, then starts one and runs this).
+    #[arg(long)]
+    e2e_only: bool,
     /// Allow a non-loopback API (load tests target 127.0.0.1 by default).
     #[arg(long)]
     allow_remote: bool,
@@ -167,6 +171,54 @@ async fn api_rss_mb(client: &reqwest::Client, api: &str) -> Option<f64> {
         .map(|bytes| bytes / 1048576.0)
 }
 
+/// Uploads `jobs` images one after another, each polled until it succeeds (120 s at most).
+async fn end_to_end(
+    client: &reqwest::Client,
+    api: &str,
+    image: &Bytes,
+    jobs: usize,
+) -> anyhow::Result<()> {
+    let mut e2e = Phase {
+        name: "end-to-end job",
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+    };
+    let start = Instant::now();
+    for _ in 0..jobs {
+        let t = Instant::now();
+        let Some(id) = upload(client, api, image).await else {
+            e2e.errors += 1;
+            continue;
+        };
+        let finished = loop {
+            let body: serde_json::Value = client
+                .get(format!("{api}/v1/jobs/{id}"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            match body["state"].as_str() {
+                Some("succeeded") => break true,
+                Some("failed") | None => break false,
+                _ if t.elapsed() > Duration::from_secs(120) => break false,
+                _ => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        };
+        if finished {
+            e2e.ok += 1;
+            e2e.latencies.push(t.elapsed());
+        } else {
+            e2e.errors += 1;
+        }
+        let _ = client.delete(format!("{api}/v1/jobs/{id}")).send().await;
+    }
+    e2e.elapsed = start.elapsed();
+    e2e.print();
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -191,6 +243,10 @@ async fn main() -> anyhow::Result<()> {
         args.concurrency,
         args.duration
     );
+
+    if args.e2e_only {
+        return end_to_end(&client, &api, &image, args.e2e_jobs).await;
+    }
 
     let baseline = if args.no_baseline {
         None
@@ -269,44 +325,7 @@ async fn main() -> anyhow::Result<()> {
     polls.print();
     let rss = api_rss_mb(&client, &api).await;
 
-    let mut e2e = Phase {
-        name: "end-to-end job",
-        ok: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
-    };
-    let start = Instant::now();
-    for _ in 0..args.e2e_jobs {
-        let t = Instant::now();
-        let Some(id) = upload(&client, &api, &image).await else {
-            e2e.errors += 1;
-            continue;
-        };
-        let finished = loop {
-            let body: serde_json::Value = client
-                .get(format!("{api}/v1/jobs/{id}"))
-                .send()
-                .await?
-                .json()
-                .await?;
-            match body["state"].as_str() {
-                Some("succeeded") => break true,
-                Some("failed") | None => break false,
-                _ if t.elapsed() > Duration::from_secs(120) => break false,
-                _ => tokio::time::sleep(Duration::from_millis(5)).await,
-            }
-        };
-        if finished {
-            e2e.ok += 1;
-            e2e.latencies.push(t.elapsed());
-        } else {
-            e2e.errors += 1;
-        }
-        let _ = client.delete(format!("{api}/v1/jobs/{id}")).send().await;
-    }
-    e2e.elapsed = start.elapsed();
-    e2e.print();
+    end_to_end(&client, &api, &image, args.e2e_jobs).await?;
 
     // Leave nothing behind.
     for id in ids.iter() {
