@@ -70,35 +70,9 @@ wait_for() {
 
 # ---------------------------------------------------------------------------- install
 
-APT_UPDATED=0
-apt_install() {
-    local missing=()
-    local pkg
-    for pkg in "$@"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-    done
-    ((${#missing[@]} == 0)) && return 0
-    [[ $(id -u) == 0 ]] || die "need root to install ${missing[*]} (or install them yourself)"
-    command -v apt-get >/dev/null || die "no apt-get: install ${missing[*]} by hand"
-    # The packages' maintainer scripts would start the system-wide daemons (or fail trying,
-    # without systemd). We run our own instances, so forbid that for the install only.
-    local policy=/usr/sbin/policy-rc.d own_policy=0
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        own_policy=1
-    fi
-    if ((APT_UPDATED == 0)); then
-        log "apt-get update"
-        apt-get update -qq >&2
-        APT_UPDATED=1
-    fi
-    log "installing ${missing[*]}"
-    local rc=0
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || rc=$?
-    ((own_policy == 0)) || rm -f "$policy"
-    ((rc == 0)) || die "apt-get install ${missing[*]} failed"
-}
+# apt_install PKG…
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/apt.sh"
 
 # The MinIO binary, built once per version. Prints its path; fails when Go cannot build it.
 minio_binary() {

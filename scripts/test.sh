@@ -17,6 +17,9 @@ if [[ -f scripts/setup-models.sh ]]; then
   bash scripts/setup-models.sh
 fi
 
+step "build tools (C compiler, CMake, NASM)"
+bash scripts/setup-build.sh
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -135,47 +135,15 @@ fn images() -> Vec<PathBuf> {
     v
 }
 
-/// JPEG decoders differ by a few LSB (zune-jpeg here, libjpeg-turbo in OpenCV), which can
-/// move MTCNN landmarks by more than a pixel. So each JPEG is checked twice: strictly on a
-/// lossless PNG of *our* decoded pixels (both pipelines then see identical input, which is
-/// what parity of the pipeline means), and as uploaded with the face count and PSNR bounds
-/// only (the landmark difference is printed in the table).
-fn parity_inputs(dir: &Path) -> Vec<(PathBuf, bool)> {
-    let mut inputs = Vec::new();
-    for input in images() {
-        let is_jpeg = std::fs::read(&input).is_ok_and(|b| b.starts_with(&[0xFF, 0xD8, 0xFF]));
-        if !is_jpeg {
-            inputs.push((input, true));
-            continue;
-        }
-        let bytes = std::fs::read(&input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
-        let decoded = facefix_worker::pipeline::decode::decode(&bytes, &Default::default())
-            .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
-        let name = input
-            .file_stem()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let png = dir.join(format!("{name}.decoded.png"));
-        decoded
-            .rgb
-            .save(&png)
-            .unwrap_or_else(|e| panic!("{}: {e}", png.display()));
-        inputs.push((png, true));
-        inputs.push((input, false));
-    }
-    inputs
-}
-
 #[test]
 fn cli_matches_the_reference_on_every_test_image() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let inputs_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let mut table = vec![format!(
         "{:<28} {:>2} {:>6} {:>6} {:>10} {:>8}",
         "image", "up", "faces", "ref", "lm max px", "PSNR dB"
     )];
     let mut failures = Vec::new();
-    for (input, strict_landmarks) in parity_inputs(inputs_dir.path()) {
+    for input in images() {
         let name = input
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -217,7 +185,7 @@ fn cli_matches_the_reference_on_every_test_image() {
                 .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
                 .fold(0.0, f64::max);
             let over = lm_max.is_nan() || lm_max > MAX_LANDMARK_PX;
-            if lo.len() != lr.len() || (strict_landmarks && over) {
+            if lo.len() != lr.len() || over {
                 failures.push(format!("{stem}: landmarks differ by {lm_max:.3} px"));
             }
             let db = psnr(&ours_png, &ref_png);

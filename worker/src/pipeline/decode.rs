@@ -3,17 +3,18 @@
 //! files, apply EXIF orientation, and convert to 8-bit RGB with alpha kept aside
 //! (`facefix_ref.decode_image`).
 //!
-//! Parity with the reference (OpenCV's decoders): PNG and lossless WebP are identical;
-//! JPEG goes through zune-jpeg here and libjpeg-turbo there, whose IDCT/upsampling
-//! differ by a few LSB (see `tests/cv_decode.rs` for the measured numbers).
+//! Parity with the reference (OpenCV's decoders): PNG and lossless WebP through the
+//! `image` crate and JPEG through libjpeg-turbo (`jpeg.rs`, the library OpenCV uses)
+//! give the reference's pixels exactly (`tests/cv_decode.rs`).
 
 mod convert;
 mod exif;
 mod header;
+mod jpeg;
 
 use facefix_shared::ErrorCode;
 use facefix_shared::job::ImageFormat;
-use image::{GenericImageView, GrayImage, RgbImage};
+use image::{GrayImage, RgbImage};
 use std::io::Cursor;
 
 /// Input limits, checked on the header before anything is decoded.
@@ -117,6 +118,40 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, DecodeErro
             "JPEG data ends before its end-of-image marker".into(),
         ));
     }
+    let planes = if format == ImageFormat::Jpeg {
+        jpeg::decode(bytes, limits.max_pixels)?
+    } else {
+        decode_with_image(bytes, format, width, height, limits)?
+    };
+    if planes.rgb.dimensions() != (width, height) {
+        return Err(DecodeError::CorruptImage(
+            "decoded size differs from the header".into(),
+        ));
+    }
+    let orientation = exif::orientation(bytes, format);
+    let rgb = convert::orient(planes.rgb, orientation);
+    let alpha = planes.alpha.map(|a| convert::orient_gray(a, orientation));
+    Ok(Decoded {
+        source: SourceInfo {
+            channels: planes.channels,
+            bit_depth: planes.bit_depth,
+            orientation,
+            had_alpha: alpha.is_some(),
+        },
+        rgb,
+        alpha,
+        format,
+    })
+}
+
+/// PNG and WebP through the `image` crate, under its allocation limits.
+fn decode_with_image(
+    bytes: &[u8],
+    format: ImageFormat,
+    width: u32,
+    height: u32,
+    limits: &DecodeLimits,
+) -> Result<convert::Planes, DecodeError> {
     let corrupt = |e: image::ImageError| match e {
         image::ImageError::Limits(_) => DecodeError::TooManyPixels {
             width,
@@ -135,26 +170,6 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, DecodeErro
     lim.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
     reader.limits(lim);
     let img = reader.decode().map_err(corrupt)?;
-    if img.dimensions() != (width, height) {
-        return Err(DecodeError::CorruptImage(
-            "decoded size differs from the header".into(),
-        ));
-    }
-    let planes = convert::to_planes(&img)
-        .ok_or_else(|| DecodeError::CorruptImage("unsupported sample type".into()))?;
-    drop(img);
-    let orientation = exif::orientation(bytes, format);
-    let rgb = convert::orient(planes.rgb, orientation);
-    let alpha = planes.alpha.map(|a| convert::orient_gray(a, orientation));
-    Ok(Decoded {
-        source: SourceInfo {
-            channels: planes.channels,
-            bit_depth: planes.bit_depth,
-            orientation,
-            had_alpha: alpha.is_some(),
-        },
-        rgb,
-        alpha,
-        format,
-    })
+    convert::to_planes(&img)
+        .ok_or_else(|| DecodeError::CorruptImage("unsupported sample type".into()))
 }

@@ -118,21 +118,26 @@ fn area_general<T: Sample>(
     }
     yofs[dh] = ytab.len();
     let row_len = dw * cn;
+    let h_pass = match cn {
+        1 => h_pass_cn::<T, 1>,
+        3 => h_pass_cn::<T, 3>,
+        4 => h_pass_cn::<T, 4>,
+        _ => h_pass_any::<T>,
+    };
     let mut out = vec![T::default(); row_len * dh];
     for_each_row_stripe(&mut out, row_len, |y0, rows| {
         let mut buf = vec![0f32; row_len];
         let mut sum = vec![0f32; row_len];
+        // A source row straddling two destination rows appears in both rows' taps; its
+        // horizontal pass is the same both times, so it is kept, not recomputed.
+        let mut buf_row = None;
         for (i, drow) in rows.chunks_exact_mut(row_len).enumerate() {
             let dy = y0 + i;
             for (n, yt) in ytab[yofs[dy]..yofs[dy + 1]].iter().enumerate() {
-                let srow = &src[yt.src * sw * cn..(yt.src + 1) * sw * cn];
-                buf.fill(0.0);
-                for xt in &xtab {
-                    let d = xt.dst * cn;
-                    let s = xt.src * cn;
-                    for c in 0..cn {
-                        buf[d + c] += srow[s + c].to_f32() * xt.alpha;
-                    }
+                if buf_row != Some(yt.src) {
+                    let srow = &src[yt.src * sw * cn..(yt.src + 1) * sw * cn];
+                    h_pass(srow, &xtab, cn, &mut buf);
+                    buf_row = Some(yt.src);
                 }
                 let beta = yt.alpha;
                 if n == 0 {
@@ -151,6 +156,37 @@ fn area_general<T: Sample>(
         }
     });
     out
+}
+
+/// One source row's horizontally weighted sums, taps in table order (the float result
+/// depends on the order), for a channel count known at compile time.
+fn h_pass_cn<T: Sample, const CN: usize>(
+    srow: &[T],
+    xtab: &[AreaTap],
+    _cn: usize,
+    buf: &mut [f32],
+) {
+    buf.fill(0.0);
+    for xt in xtab {
+        let (d, s) = (xt.dst * CN, xt.src * CN);
+        let (Some(b), Some(px)) = (buf.get_mut(d..d + CN), srow.get(s..s + CN)) else {
+            continue;
+        };
+        for (b, p) in b.iter_mut().zip(px) {
+            *b += p.to_f32() * xt.alpha;
+        }
+    }
+}
+
+/// [`h_pass_cn`] for any channel count.
+fn h_pass_any<T: Sample>(srow: &[T], xtab: &[AreaTap], cn: usize, buf: &mut [f32]) {
+    buf.fill(0.0);
+    for xt in xtab {
+        let (d, s) = (xt.dst * cn, xt.src * cn);
+        for c in 0..cn {
+            buf[d + c] += srow[s + c].to_f32() * xt.alpha;
+        }
+    }
 }
 
 /// The integer-factor box average (`resizeAreaFast_`), whose arithmetic depends on the

@@ -4,6 +4,7 @@
 use image::{DynamicImage, GrayImage, ImageBuffer, Luma, Pixel, RgbImage};
 
 /// 8-bit planes and what the source held (OpenCV's IMREAD_UNCHANGED view of it).
+#[derive(Debug)]
 pub(super) struct Planes {
     pub rgb: RgbImage,
     pub alpha: Option<GrayImage>,
@@ -46,6 +47,11 @@ where
     let rgb = RgbImage::from_raw(w, h, rgb).unwrap_or_else(|| RgbImage::new(w, h));
     let a = alpha.then(|| GrayImage::from_raw(w, h, a).unwrap_or_else(|| GrayImage::new(w, h)));
     (rgb, a)
+}
+
+/// Gray replicated into RGB (`COLOR_GRAY2BGR`).
+pub(super) fn gray_to_rgb(gray: &GrayImage) -> RgbImage {
+    split(gray, |v| v, false).0
 }
 
 /// Converts a decoded image; `None` for sample types the three formats never produce.
