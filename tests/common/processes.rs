@@ -132,14 +132,16 @@ pub async fn wait_state(
 ) -> Value {
     let deadline = Instant::now() + within;
     loop {
-        let body: Value = client
-            .get(format!("{api}/v1/jobs/{id}"))
-            .send()
-            .await
-            .expect("GET job")
-            .json()
-            .await
-            .unwrap_or(Value::Null);
+        // A poller must survive a dropped connection: the API closes idle keep-alive
+        // connections (5 s), and a pooled one can be reused just as it closes
+        // (`IncompleteMessage`), e.g. after the test thread blocked on a process exit.
+        let body: Value = match client.get(format!("{api}/v1/jobs/{id}")).send().await {
+            Ok(resp) => resp.json().await.unwrap_or(Value::Null),
+            Err(e) if e.is_request() || e.is_connect() => {
+                serde_json::json!({ "transport_error": e.to_string() })
+            }
+            Err(e) => panic!("GET job: {e}"),
+        };
         if body["state"].as_str().is_some_and(|s| accept.contains(&s)) {
             return body;
         }
