@@ -808,7 +808,7 @@ def check_circleci(schema_path):
 
 
 # --------------------------------------------------------------------------------------
-# CircleCI jobs as shell commands (for the check below)
+# CircleCI jobs as shell commands (for the two checks below)
 
 
 CIRCLECI = ".circleci/config.yml"
@@ -844,6 +844,92 @@ def expect_caught(what, problems, meant):
     """A negative control: the check must have reported `meant` about a broken input."""
     if not any(meant in p for p in problems):
         fail(f"negative control: {what} went through (no problem saying `{meant}`)")
+
+
+# --------------------------------------------------------------------------------------
+# CircleCI runs the project's test entry point, and does nothing that the script does
+
+
+TEST_ENTRY_POINTS = {"bash .ci/run", ".ci/run", "bash scripts/test.sh", "scripts/test.sh"}
+# Steps of scripts/test.sh: a job that runs one of them itself has started a second test
+# recipe, which drifts from the first.
+SCRIPT_STEPS = re.compile(
+    r"\bcargo\s+(?:fmt|clippy|test|build|check|nextest|run)\b|web-tests/run\.sh|scripts/check-deploy\.sh"
+    r"|scripts/setup-(?:models|build)\.sh|deploy/dev-services\.sh|openapi_spec_validator")
+# What the test job must cache: what the script builds or downloads once.
+TEST_CACHES = ("target", "models/cache", ".venv", "~/.cache/facefix/bin")
+
+
+def ci_test_script_problems(cfg):
+    jobs = cfg.get("jobs") or {}
+    problems = []
+    test_jobs = sorted({j for j, c in job_commands(cfg) if c.strip() in TEST_ENTRY_POINTS})
+    if len(test_jobs) != 1:
+        problems.append(f"{CIRCLECI}: {len(test_jobs)} jobs ({', '.join(test_jobs) or 'none'}) have a step "
+                        f"whose whole command is `.ci/run` (or scripts/test.sh); want exactly one")
+    for job, command in job_commands(cfg):
+        step = SCRIPT_STEPS.search(command)
+        if step and command.strip() not in TEST_ENTRY_POINTS:
+            problems.append(f"{CIRCLECI}: job {job} runs `{step.group(0)}` itself: scripts/test.sh does that "
+                            f"step, so leave it to the test job")
+    for name in test_jobs:
+        job = jobs[name]
+        ex_ref = job.get("executor")
+        ex_name = ex_ref if isinstance(ex_ref, str) else (ex_ref or {}).get("name")
+        ex = (cfg.get("executors") or {}).get(ex_name, job)
+        containers = ex.get("docker") or []
+        if "machine" not in ex and len(containers) != 1:
+            problems.append(f"{CIRCLECI}: job {name} has {len(containers)} containers: the script starts Redis, "
+                            f"RabbitMQ and MinIO itself, and service containers would hide a broken install")
+        elif containers and "bookworm" not in containers[0].get("image", ""):
+            problems.append(f"{CIRCLECI}: job {name} runs in {containers[0].get('image')}, not Debian 12 "
+                            f"(bookworm): the script installs with Debian's apt-get, as on the project's machines")
+        env = {**(ex.get("environment") or {}), **(job.get("environment") or {})}
+        preset = sorted(k for k in env if k.startswith("FACEFIX_TEST_"))
+        if preset:
+            problems.append(f"{CIRCLECI}: job {name} sets {preset}: the script takes them from "
+                            f"deploy/dev-services.sh, so the job would test other services than it starts")
+        saved = [(s["save_cache"].get("key", ""), p) for s in job.get("steps") or []
+                 if isinstance(s, dict) and "save_cache" in s for p in s["save_cache"].get("paths", [])]
+        for want in TEST_CACHES:
+            covering = [key for key, p in saved if want == p.rstrip("/") or want.startswith(p.rstrip("/") + "/")]
+            if not covering:
+                problems.append(f"{CIRCLECI}: job {name} does not cache {want}")
+            elif want == "target" and not any('checksum "Cargo.lock"' in key for key in covering):
+                problems.append(f"{CIRCLECI}: job {name} caches target under a key without Cargo.lock's checksum")
+        if not any(p.rstrip("/").endswith("cargo/registry") for _, p in saved):
+            problems.append(f"{CIRCLECI}: job {name} does not cache the cargo registry")
+    for wname, wf in (cfg.get("workflows") or {}).items():
+        if not isinstance(wf, dict):
+            continue
+        entries = {alias: (name, opts.get("requires", [])) for alias, name, opts in workflow_entries(wf)}
+        for alias, (name, _) in entries.items():
+            pending, upstream = [alias], set()
+            while pending:
+                for req in entries.get(pending.pop(), (None, []))[1]:
+                    if req not in upstream:
+                        upstream.add(req)
+                        pending.append(req)
+            if name not in test_jobs and not any(entries.get(u, (None,))[0] in test_jobs for u in upstream):
+                problems.append(f"{CIRCLECI}: workflow {wname}: {alias} does not wait for the test job")
+    return problems
+
+
+def check_ci_runs_test_script():
+    with open(os.path.join(ROOT, CIRCLECI)) as f:
+        cfg = yaml.safe_load(f)
+    for problem in ci_test_script_problems(cfg):
+        fail(problem)
+    # Negative control: the same file with the test step turned into a recipe of its own.
+    for job in cfg.get("jobs", {}).values():
+        for step in job.get("steps") or []:
+            run = step.get("run") if isinstance(step, dict) else None
+            if isinstance(run, dict) and str(run.get("command", "")).strip() in TEST_ENTRY_POINTS:
+                run["command"] = "cargo test --workspace"
+    caught = ci_test_script_problems(cfg)
+    expect_caught("a test job running cargo test itself", caught, "runs `cargo test` itself")
+    expect_caught("a pipeline without .ci/run", caught, "0 jobs (none)")
+    finish()
 
 
 # --------------------------------------------------------------------------------------
@@ -1103,6 +1189,8 @@ if __name__ == "__main__":
         check_env()
     elif mode == "values-docs":
         check_values_docs(sys.argv[2])
+    elif mode == "ci-runs-test-script":
+        check_ci_runs_test_script()
     elif mode == "compile-once":
         check_compile_once(sys.argv[2], sys.argv[3])
     else:
@@ -1257,7 +1345,10 @@ check "every FACEFIX_* variable the deployment sets is a flag of the binary" "$P
 
 # ---------------------------------------------------------------------------------------
 say ""
-say "==> the images compile once"
+say "==> CI runs the test script; the images compile once"
+check "CircleCI's one test job runs .ci/run on Debian 12 with the script's caches; no job repeats a step of the script; every other job waits for it" \
+    "$PY" "$CHECKER" ci-runs-test-script
+
 # bake_plan OUT [VAR=VALUE...]: deploy/docker-bake.hcl resolved by buildx into its build
 # plan (JSON), with the bake variables given and none taken from this environment.
 bake_plan() {
