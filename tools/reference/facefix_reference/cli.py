@@ -36,7 +36,10 @@ def option(parser, flag, help, **kw):
     if kw.get("action") == "store_true":
         kw["default"] = raw is not None and raw.strip().lower() in TRUE_WORDS
     elif raw is not None:
-        kw["default"] = kw.get("type", str)(raw)
+        try:
+            kw["default"] = kw.get("type", str)(raw)
+        except ValueError:
+            parser.error("%s=%r is not a valid %s" % (name, raw, flag))
     parser.add_argument(flag, help="%s (env %s)" % (help, name), **kw)
 
 

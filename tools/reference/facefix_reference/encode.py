@@ -16,12 +16,16 @@ FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".web
 ALPHA_FORMATS = ("png", "webp")
 
 
+def format_for_ext(ext):
+    """'png', 'jpeg' or 'webp' for an output file extension ('.png', ...)."""
+    if ext.lower() not in FORMATS:
+        raise BadRequest("the output must end in .png, .jpg, .jpeg or .webp, not %r" % ext)
+    return FORMATS[ext.lower()]
+
+
 def format_for_path(path):
-    """'png', 'jpeg' or 'webp' from the output file's extension."""
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in FORMATS:
-        raise BadRequest("%s: the output must end in .png, .jpg, .jpeg or .webp" % path)
-    return FORMATS[ext]
+    """The format an output file name asks for."""
+    return format_for_ext(os.path.splitext(path)[1])
 
 
 def resize_alpha(alpha, width, height):

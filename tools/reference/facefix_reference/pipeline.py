@@ -7,7 +7,7 @@ import cv2
 
 from .align import align_face, filter_faces
 from .decode import decode_image
-from .encode import encode_image, format_for_path
+from .encode import encode_image, format_for_ext
 from .errors import BadRequest
 from .mtcnn import MTCNN
 from .paste import paste_back
@@ -56,7 +56,7 @@ class Pipeline:
                 fidelity=DEFAULT_FIDELITY, keep_alpha=False, full_canvas=False):
         """Restores the faces of the encoded image `data`; the output is encoded in the
         format of file extension `ext`. Returns (encoded bytes, BGR image, metadata)."""
-        fmt = format_for_path("output" + ext)
+        fmt = format_for_ext(ext)
         if not isinstance(upscale, int) or not 1 <= upscale <= MAX_UPSCALE:
             raise BadRequest("upscale %r is out of range 1-%d" % (upscale, MAX_UPSCALE))
         if not aligned and self.detector is None:
