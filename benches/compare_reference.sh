@@ -38,7 +38,7 @@ else
     IMAGES=("$TESTDATA/astronaut.png" "$TESTDATA/collage_4faces.png" "$TESTDATA/large_7680x4320.jpg")
 fi
 PY="$ROOT/.venv/bin/python"
-REF="$ROOT/../shared/reference/facefix_ref.py"
+REF="$ROOT/tools/reference/facefix_ref.py"
 for f in "$PY" "$REF" "$RESTORER" "$ROOT/models/mtcnn/pnet.onnx"; do
     [[ -e "$f" ]] || { echo "compare_reference: missing $f (run scripts/setup-models.sh)" >&2; exit 1; }
 done

@@ -1,4 +1,4 @@
-//! Parity with the Python reference (`../shared/reference/facefix_ref.py`): for every test
+//! Parity with the Python reference (`tools/reference/facefix_ref.py`): for every test
 //! image the CLI decodes, with the reference's `asym` test restorer at upscale 1 and 2,
 //! the same face count, landmarks within 1 px, and PSNR of the whole output >= 40 dB.
 //!
@@ -58,7 +58,7 @@ fn read_json(path: &Path) -> serde_json::Value {
 }
 
 fn run_reference(input: &Path, output: &Path, json: &Path, upscale: u32) -> serde_json::Value {
-    let script = repo().join("../shared/reference/facefix_ref.py");
+    let script = repo().join("tools/reference/facefix_ref.py");
     let out = Command::new(venv_python())
         .arg(&script)
         .arg(input)

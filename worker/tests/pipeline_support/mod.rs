@@ -23,7 +23,7 @@ pub fn models_dir() -> PathBuf {
     repo().join("models")
 }
 
-/// A test restorer built by setup-models.sh from the reference's make_test_restorer.py.
+/// A test restorer built by setup-models.sh (tools/reference/make_test_restorers.py).
 pub fn test_restorer(file: &str) -> PathBuf {
     let p = models_dir().join("test").join(file);
     assert!(
