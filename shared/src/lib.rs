@@ -5,6 +5,7 @@
 pub mod blob;
 pub mod config;
 pub mod connect;
+#[cfg(feature = "testing")]
 pub mod contract;
 mod error_code;
 pub mod events;
