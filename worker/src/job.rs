@@ -5,10 +5,11 @@
 //! dependency hiccup is retried (requeued with backoff, dead-lettered past the limit).
 
 use crate::consumer::Worker;
-use crate::processor::{ProcessError, Processed, StageObserver};
+use crate::processor::{ProcessError, StageObserver};
 use chrono::Utc;
 use facefix_shared::ErrorCode;
-use facefix_shared::job::{ImageInfo, JobEvent, JobFailure, JobId, JobRecord, JobState, Stage};
+use facefix_shared::job::lifecycle::{self, GuardedUpdate, JobOutput};
+use facefix_shared::job::{ImageInfo, JobEvent, JobFailure, JobId, JobRecord, Stage};
 use facefix_shared::metrics::metrics;
 use facefix_shared::ports::{BlobKey, Delivery, JobStore, Transition};
 use facefix_shared::telemetry::continue_trace;
@@ -126,11 +127,8 @@ impl Worker {
     /// Shows a requeued job as queued again (only if it is still ours to requeue).
     async fn return_to_queued(&self, id: JobId) {
         let store = &self.services.store;
-        if let Ok(Some(mut record)) = store.get(id).await
-            && record.state == JobState::Processing
-        {
-            record.state = JobState::Queued;
-            let _ = store.transition(&[JobState::Processing], &record).await;
+        if let Ok(Some(record)) = store.get(id).await {
+            let _ = store.transition(&lifecycle::requeue(record)).await;
         }
     }
 
@@ -153,13 +151,8 @@ impl Worker {
             return Outcome::Done;
         }
         let started = Instant::now();
-        let mut running = record;
-        running.state = JobState::Processing;
-        running.started_at = Some(Utc::now());
-        running.attempts += 1;
-        running.worker_id = Some(self.worker_id.clone());
-        running.error = None;
-        match store.transition(JobState::STARTABLE, &running).await {
+        let start = lifecycle::start(record, &self.worker_id, Utc::now());
+        match store.transition(&start).await {
             Ok(Transition::Applied) => {}
             Ok(other) => {
                 tracing::info!(?other, "job not startable; dropping the message");
@@ -170,10 +163,10 @@ impl Worker {
                 return Outcome::Retry { reason: "store" };
             }
         }
-        self.run_started(running, started).await
+        self.run_started(start.into_next(), started).await
     }
 
-    async fn run_started(&self, mut job: JobRecord, started: Instant) -> Outcome {
+    async fn run_started(&self, job: JobRecord, started: Instant) -> Outcome {
         let id = job.id;
         let observer: Arc<dyn StageObserver> = Arc::new(StagePublisher {
             store: self.services.store.clone(),
@@ -236,34 +229,31 @@ impl Worker {
         timings.fetch = Some(fetch_ms);
         timings.store = Some(ms_since(store_start));
         timings.total = Some(ms_since(started));
-        job.timings_ms = timings;
-        self.finish_succeeded(job, processed).await
+        let output = JobOutput {
+            image: ImageInfo {
+                format: processed.format,
+                content_type: processed.format.content_type().to_string(),
+                width: processed.width,
+                height: processed.height,
+                bytes: processed.bytes.len() as u64,
+            },
+            faces_found: processed.faces_found,
+            faces_restored: processed.faces_restored,
+            timings,
+            notes: processed.notes,
+        };
+        self.finish_succeeded(lifecycle::succeed(job, output, Utc::now()))
+            .await
     }
 
-    async fn finish_succeeded(&self, mut job: JobRecord, processed: Processed) -> Outcome {
+    async fn finish_succeeded(&self, update: GuardedUpdate) -> Outcome {
+        let job = update.next();
         let id = job.id;
-        job.state = JobState::Succeeded;
-        job.finished_at = Some(Utc::now());
-        job.output = Some(ImageInfo {
-            format: processed.format,
-            content_type: processed.format.content_type().to_string(),
-            width: processed.width,
-            height: processed.height,
-            bytes: processed.bytes.len() as u64,
-        });
-        job.faces_found = Some(processed.faces_found);
-        job.faces_restored = Some(processed.faces_restored);
-        job.notes.extend(processed.notes);
-        match self
-            .services
-            .store
-            .transition(JobState::FINISHABLE, &job)
-            .await
-        {
+        match self.services.store.transition(&update).await {
             Ok(Transition::Applied) => {
-                record_finished(&job);
+                record_finished(job);
                 tracing::info!(
-                    faces = processed.faces_restored,
+                    faces = job.faces_restored,
                     total_ms = job.timings_ms.total,
                     "job succeeded"
                 );
@@ -288,18 +278,11 @@ impl Worker {
         }
     }
 
-    async fn finish_failed(&self, mut job: JobRecord, failure: JobFailure) -> Outcome {
-        job.state = JobState::Failed;
-        job.finished_at = Some(Utc::now());
-        job.error = Some(failure);
-        match self
-            .services
-            .store
-            .transition(JobState::FINISHABLE, &job)
-            .await
-        {
+    async fn finish_failed(&self, job: JobRecord, failure: JobFailure) -> Outcome {
+        let update = lifecycle::fail(job, failure, Utc::now());
+        match self.services.store.transition(&update).await {
             Ok(Transition::Applied) => {
-                record_finished(&job);
+                record_finished(update.next());
                 Outcome::Done
             }
             Ok(_) => Outcome::Done,

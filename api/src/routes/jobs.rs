@@ -9,9 +9,11 @@ use crate::views::JobView;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use facefix_shared::ErrorCode;
-use facefix_shared::job::{ImageInfo, JobId, JobMessage, JobParams, JobRecord, JobState};
+use facefix_shared::job::{
+    ImageInfo, JobId, JobMessage, JobParams, JobRecord, JobState, lifecycle,
+};
 use facefix_shared::metrics::metrics;
-use facefix_shared::ports::{BlobKey, PurgeReason};
+use facefix_shared::ports::BlobKey;
 use facefix_shared::retention::purge_job;
 use facefix_shared::telemetry::trace_headers;
 use futures_util::StreamExt;
@@ -92,7 +94,7 @@ async fn accept_upload(
         height: probed.height,
         bytes: upload.image.len() as u64,
     };
-    let record = JobRecord::new_queued(
+    let record = lifecycle::create(
         id,
         upload.params,
         input,
@@ -191,8 +193,7 @@ async fn rollback(state: &AppState, id: JobId, stored: bool) {
         && let Err(error) = purge_job(
             services.store.as_ref(),
             services.blobs.as_ref(),
-            id,
-            PurgeReason::Deleted,
+            lifecycle::delete(id),
         )
         .await
     {
@@ -347,8 +348,7 @@ pub async fn delete_job(
     purge_job(
         state.services.store.as_ref(),
         state.services.blobs.as_ref(),
-        id,
-        PurgeReason::Deleted,
+        lifecycle::delete(id),
     )
     .await
     .map_err(|error| match error {

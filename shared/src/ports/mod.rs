@@ -8,4 +8,4 @@ mod store;
 
 pub use blob::{Blob, BlobError, BlobKey, BlobStore};
 pub use queue::{Acker, Consumer, Delivery, JobQueue, QueueError, QueueStats, TraceHeaders};
-pub use store::{EventStream, JobStore, PurgeReason, StoreError, Transition};
+pub use store::{EventStream, JobStore, StoreError, Transition};
