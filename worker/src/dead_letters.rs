@@ -1,7 +1,7 @@
 //! Jobs past the delivery limit land in the dead-letter queue; this marks them failed
 //! (`gave-up`) so their owners see a final state instead of waiting forever.
 
-use crate::job::record_finished;
+use crate::job_metrics::record_finished;
 use chrono::Utc;
 use facefix_shared::connect::Services;
 use facefix_shared::job::{JobId, lifecycle};
