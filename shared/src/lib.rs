@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod models;
 pub mod ports;
 pub mod queue;
+pub mod redact;
 pub mod retention;
 pub mod store;
 pub mod telemetry;

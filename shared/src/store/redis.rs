@@ -14,10 +14,10 @@ mod events;
 
 use super::PurgeClaim;
 use crate::config::StoreArgs;
-use crate::connect::redact_url;
 use crate::events::EventHub;
 use crate::job::{GuardedUpdate, JobEvent, JobId, JobRecord, JobState, Removal};
 use crate::ports::{EventStream, JobStore, StoreError, Transition};
+use crate::redact::redact_url;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use deadpool_redis::{Manager, Pool, Runtime};
