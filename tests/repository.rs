@@ -9,7 +9,8 @@ use std::process::Command;
 /// Ways of writing "the folder `shared` one level up": as a path, and as the separate
 /// arguments of a path join. Assembled at run time so this file does not match itself.
 fn parent_shared_spellings() -> Vec<String> {
-    let (up, name) = ("..", "shared");
+    let up = "..";
+    let name = "shared";
     vec![
         format!("{up}/{name}"),
         format!("{up}\\{name}"),
