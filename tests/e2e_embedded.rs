@@ -28,3 +28,13 @@ async fn backpressure() {
 async fn retention() {
     scenarios::retention(Backend::Embedded).await;
 }
+
+#[tokio::test]
+async fn store_loss_keeps_queued_jobs() {
+    scenarios::store_loss_keeps_queued_jobs(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn store_loss_keeps_the_retention_promise() {
+    scenarios::store_loss_keeps_the_retention_promise(Backend::Embedded).await;
+}

@@ -67,6 +67,11 @@ impl JobStore for FlakyStore {
             "redis unreachable (injected)".into(),
         ))
     }
+    async fn restore(&self, _: &JobRecord, _: Duration) -> Result<bool, StoreError> {
+        Err(StoreError::Unavailable(
+            "redis unreachable (injected)".into(),
+        ))
+    }
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {
         self.0.get(id).await
     }
@@ -111,17 +116,25 @@ struct FlakyBlobs(DirBlobStore);
 
 #[async_trait]
 impl BlobStore for FlakyBlobs {
-    async fn put(&self, _: BlobKey, _: bytes::Bytes, _: &str) -> Result<(), BlobError> {
+    async fn put(&self, _: &BlobKey, _: bytes::Bytes, _: &str) -> Result<(), BlobError> {
         Err(BlobError::Unavailable("s3 unreachable (injected)".into()))
     }
-    async fn get(&self, key: BlobKey) -> Result<Option<Blob>, BlobError> {
+    async fn get(&self, key: &BlobKey) -> Result<Option<Blob>, BlobError> {
         self.0.get(key).await
     }
-    async fn delete(&self, key: BlobKey) -> Result<(), BlobError> {
+    async fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
         self.0.delete(key).await
     }
-    async fn exists(&self, key: BlobKey) -> Result<bool, BlobError> {
+    async fn exists(&self, key: &BlobKey) -> Result<bool, BlobError> {
         self.0.exists(key).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ObjectPage, BlobError> {
+        self.0.list(prefix, start_after, limit).await
     }
     async fn check(&self) -> Result<(), BlobError> {
         self.0.check().await

@@ -39,3 +39,17 @@ async fn retention() {
         scenarios::retention(Backend::Real).await;
     }
 }
+
+#[tokio::test]
+async fn store_loss_keeps_queued_jobs() {
+    if real_services_enabled("store_loss_keeps_queued_jobs") {
+        scenarios::store_loss_keeps_queued_jobs(Backend::Real).await;
+    }
+}
+
+#[tokio::test]
+async fn store_loss_keeps_the_retention_promise() {
+    if real_services_enabled("store_loss_keeps_the_retention_promise") {
+        scenarios::store_loss_keeps_the_retention_promise(Backend::Real).await;
+    }
+}

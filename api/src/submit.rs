@@ -12,7 +12,7 @@ use facefix_shared::config::RetentionArgs;
 use facefix_shared::connect::Services;
 use facefix_shared::job::{ImageInfo, JobId, JobMessage, JobParams, JobRecord, lifecycle};
 use facefix_shared::metrics::metrics;
-use facefix_shared::ports::{BlobError, BlobKey, QueueError, StoreError};
+use facefix_shared::ports::{BlobError, JobObjects, QueueError, StoreError};
 use facefix_shared::retention::purge_job;
 use facefix_shared::telemetry::trace_headers;
 use std::time::Duration;
@@ -101,22 +101,26 @@ async fn enqueue(
     let id = record.id;
     // First, so that a crash at any later point leaves a purge entry the sweeper honours.
     services.store.schedule_purge(id, record.expires_at).await?;
+    // Named by the job's expiry: the object store alone says when it must go.
+    let objects = JobObjects::of(record);
     if let Err(error) = services
         .blobs
-        .put(BlobKey::Input(id), image, &record.input.content_type)
+        .put(&objects.input(), image, &record.input.content_type)
         .await
     {
-        rollback(services, id, false).await;
+        rollback(services, objects, false).await;
         return Err(error.into());
     }
     if let Err(error) = services.store.create(record, retention.record_ttl()).await {
-        rollback(services, id, true).await;
+        rollback(services, objects, true).await;
         return Err(error.into());
     }
-    let message = JobMessage::new(id, record.created_at);
+    // The message carries the job as accepted, so a worker can recreate a record the
+    // store loses.
+    let message = JobMessage::for_job(record, record.created_at);
     let trace = trace_headers(&tracing::Span::current());
     if let Err(error) = services.queue.publish(&message, &trace).await {
-        rollback(services, id, true).await;
+        rollback(services, objects, true).await;
         return Err(error.into());
     }
     Ok(())
@@ -124,12 +128,14 @@ async fn enqueue(
 
 /// Best-effort undo of a half-created job. Whatever cannot be undone now (the dependency is
 /// down) stays on the purge schedule, and the sweeper removes it at expiry.
-async fn rollback(services: &Services, id: JobId, stored: bool) {
+async fn rollback(services: &Services, objects: JobObjects, stored: bool) {
+    let id = objects.id();
     if stored
         && let Err(error) = purge_job(
             services.store.as_ref(),
             services.blobs.as_ref(),
             lifecycle::delete(id),
+            Some(objects),
         )
         .await
     {

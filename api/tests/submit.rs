@@ -11,7 +11,7 @@ use facefix_shared::config::RetentionArgs;
 use facefix_shared::connect::Services;
 use facefix_shared::job::{ImageFormat, ImageInfo, JobMessage, JobParams, JobRecord, JobState};
 use facefix_shared::ports::{
-    BlobKey, Consumer, JobQueue, JobStore, QueueError, QueueStats, TraceHeaders,
+    Consumer, JobObjects, JobQueue, JobStore, QueueError, QueueStats, TraceHeaders,
 };
 use facefix_shared::queue::MemoryQueue;
 use facefix_shared::store::MemoryStore;
@@ -93,6 +93,7 @@ async fn fixture(refuse_publish: bool) -> Fixture {
             retention: Duration::from_secs(900),
             sweep_interval: Duration::from_secs(1),
             purge_lease: Duration::from_secs(30),
+            reconcile_interval: Duration::from_secs(30),
         },
         dir,
     }
@@ -138,7 +139,7 @@ async fn a_submitted_job_is_stored_recorded_scheduled_and_queued() {
     let input = f
         .services
         .blobs
-        .get(BlobKey::Input(record.id))
+        .get(&JobObjects::of(&record).input())
         .await
         .expect("get input")
         .expect("the input is stored");

@@ -165,6 +165,12 @@ pub struct RetentionArgs {
     /// How long a sweeper holds a claimed job before another sweeper may take it over.
     #[arg(long, env = "FACEFIX_PURGE_LEASE", default_value = "30s", value_parser = parse_duration)]
     pub purge_lease: Duration,
+
+    /// How often the sweeper lists the object store and deletes every object past its
+    /// expiry, whatever the job store says (objects outlive a lost Redis by at most this
+    /// much plus one pass).
+    #[arg(long, env = "FACEFIX_RECONCILE_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub reconcile_interval: Duration,
 }
 
 impl RetentionArgs {
@@ -172,8 +178,13 @@ impl RetentionArgs {
     /// its data by much even when every sweeper is down, and never disappears before the
     /// sweeper has had its chance to purge the objects.
     pub fn record_ttl(&self) -> Duration {
-        self.retention + Duration::from_secs(300).max(self.retention / 10)
+        self.retention + record_grace(self.retention)
     }
+}
+
+/// How long a job record outlives its job's expiry (see [`RetentionArgs::record_ttl`]).
+pub fn record_grace(retention: Duration) -> Duration {
+    Duration::from_secs(300).max(retention / 10)
 }
 
 /// Log output format.
@@ -230,6 +241,7 @@ mod tests {
             retention: Duration::from_secs(2),
             sweep_interval: Duration::from_secs(1),
             purge_lease: Duration::from_secs(30),
+            reconcile_interval: Duration::from_secs(30),
         };
         assert!(args.record_ttl() > args.retention);
     }

@@ -41,6 +41,9 @@ pub struct Metrics {
     pub purges_total: IntCounterVec,
     pub purge_errors_total: IntCounterVec,
     pub purge_lag_seconds: Gauge,
+    pub reconciled_objects_total: IntCounterVec,
+    pub reconcile_errors_total: IntCounterVec,
+    pub reconcile_last_success_timestamp_seconds: Gauge,
 }
 
 /// Registers a freshly built metric; a failure is a programming error caught by the tests.
@@ -210,6 +213,23 @@ impl Metrics {
                 &registry,
                 "facefix_purge_lag_seconds",
                 "How far past due the oldest purge entry is (0 when none is due).",
+            ),
+            reconciled_objects_total: counter(
+                &registry,
+                "facefix_reconciled_objects_total",
+                "Objects past their expiry that the reconciliation pass deleted (the purge schedule missed them), by key layout (current, legacy).",
+                &["layout"],
+            ),
+            reconcile_errors_total: counter(
+                &registry,
+                "facefix_reconcile_errors_total",
+                "Failed listings and deletes of the reconciliation pass (retried next pass), by step.",
+                &["step"],
+            ),
+            reconcile_last_success_timestamp_seconds: gauge(
+                &registry,
+                "facefix_reconcile_last_success_timestamp_seconds",
+                "Unix time at which the last reconciliation pass without errors ended.",
             ),
             registry,
         }

@@ -3,12 +3,23 @@
 //! The sweeper claims due ids from the purge schedule atomically (several sweepers may
 //! run), deletes the objects, then the record, and only then removes the id from the
 //! schedule. A crash at any step leaves the id scheduled, so another sweep finishes it.
+//!
+//! The schedule lives in the job store, which may lose it (a Redis restart without
+//! persistence, a flush, an eviction). The object store is the source of truth: object
+//! names carry their expiry, and the [`Reconciler`] that runs beside every sweeper deletes
+//! whatever is past it, whatever the job store says.
+
+mod reconcile;
+
+pub use reconcile::{ReconcileReport, Reconciler};
 
 use crate::config::RetentionArgs;
-use crate::job::{JobId, JobState, Removal, lifecycle};
+use crate::job::{JobId, Removal, lifecycle};
 use crate::metrics::metrics;
-use crate::ports::{BlobError, BlobKey, BlobStore, JobStore, StoreError};
+use crate::ports::blob::list_all;
+use crate::ports::{BlobError, BlobKey, BlobStore, JobObjects, JobStore, StoreError};
 use chrono::Utc;
+use futures_util::future::try_join_all;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -25,19 +36,24 @@ pub enum PurgeError {
 
 /// Deletes every object of the job, then its record (which publishes `deleted` or
 /// `expired`). Idempotent. The purge schedule is not touched: see [`Sweeper`].
+///
+/// `objects` locates the job's objects: from its record, or from the record the caller was
+/// about to write. Without it (the record is gone) only the job's objects under the names
+/// of older versions are deleted here; the [`Reconciler`] deletes the others once due.
 pub async fn purge_job(
     store: &dyn JobStore,
     blobs: &dyn BlobStore,
     removal: Removal,
+    objects: Option<JobObjects>,
 ) -> Result<(), PurgeError> {
-    for key in BlobKey::all_of(removal.id) {
-        blobs.delete(key).await.inspect_err(|_| {
+    delete_objects(blobs, removal.id, objects)
+        .await
+        .inspect_err(|_| {
             metrics()
                 .purge_errors_total
                 .with_label_values(&["objects"])
                 .inc();
         })?;
-    }
     store.delete_record(removal).await.inspect_err(|_| {
         metrics()
             .purge_errors_total
@@ -48,6 +64,23 @@ pub async fn purge_job(
         .purges_total
         .with_label_values(&[removal.reason.as_str()])
         .inc();
+    Ok(())
+}
+
+/// Deletes whatever is in the job's folder (its input and the result of every attempt,
+/// including attempts that lost the job), and the job's objects under the names of older
+/// versions (upgrade path), all at once.
+async fn delete_objects(
+    blobs: &dyn BlobStore,
+    id: JobId,
+    objects: Option<JobObjects>,
+) -> Result<(), BlobError> {
+    let mut keys = match objects {
+        Some(objects) => list_all(blobs, &objects.folder()).await?,
+        None => Vec::new(),
+    };
+    keys.extend([BlobKey::legacy_input(id), BlobKey::legacy_result(id)]);
+    try_join_all(keys.iter().map(|key| blobs.delete(key))).await?;
     Ok(())
 }
 
@@ -94,24 +127,17 @@ impl Sweeper {
     }
 
     async fn purge_due_job(&self, id: JobId) -> Result<(), PurgeError> {
-        let was_processing = self
-            .store
-            .get(id)
-            .await?
-            .is_some_and(|record| record.state == JobState::Processing);
+        let objects = self.store.get(id).await?.as_ref().map(JobObjects::of);
         purge_job(
             self.store.as_ref(),
             self.blobs.as_ref(),
             lifecycle::expire(id),
+            objects,
         )
         .await?;
-        if was_processing {
-            // A worker may still write a result after this purge (it deletes it again when
-            // it finds the record gone, unless it dies first): keep the id scheduled for one
-            // more sweep after the lease, which catches such a late object.
-            tracing::info!(job_id = %id, "purged a job mid-processing; one more sweep follows");
-            return Ok(());
-        }
+        // A worker still processing the job may write its result after this purge. It
+        // deletes that result when it finds the record gone; should it die first, the
+        // result's name says it is past due and the reconciliation pass deletes it.
         self.store.unschedule_purge(id).await?;
         tracing::info!(job_id = %id, "job expired and purged");
         Ok(())
@@ -126,8 +152,10 @@ impl Sweeper {
         }
     }
 
-    /// Sweeps every `sweep_interval` until cancelled.
+    /// Sweeps every `sweep_interval` until cancelled, with a [`Reconciler`] beside it.
     pub async fn run(self, cancel: CancellationToken) {
+        let reconciler =
+            tokio::spawn(Reconciler::new(self.blobs.clone(), &self.args).run(cancel.child_token()));
         tracing::info!(retention = ?self.args.retention, interval = ?self.args.sweep_interval, "sweeper started");
         let mut ticker = tokio::time::interval(self.args.sweep_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -145,6 +173,7 @@ impl Sweeper {
                 Err(error) => tracing::warn!(%error, "sweep failed; retrying"),
             }
         }
+        let _ = reconciler.await;
         tracing::info!("sweeper stopped");
     }
 }

@@ -44,6 +44,39 @@ fn env_or(name: &str, default: &str) -> String {
 pub mod processes;
 pub mod scenarios;
 
+/// Deletes every Redis key under `prefix` (SCAN, not KEYS: the server is shared).
+async fn delete_redis_keys(prefix: &str) {
+    let url = env_or("FACEFIX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0");
+    let client = redis::Client::open(url).expect("Redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to Redis");
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .expect("SCAN");
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .expect("DEL");
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
+    }
+}
+
 /// `testdata/<path>` in the repository.
 pub fn testdata(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -71,6 +104,8 @@ pub struct StackOptions {
     pub concurrency: u16,
     pub delivery_limit: u32,
     pub limits: UploadLimits,
+    pub with_sweeper: bool,
+    pub reconcile_interval: Duration,
 }
 
 impl StackOptions {
@@ -83,6 +118,18 @@ impl StackOptions {
             concurrency: 2,
             delivery_limit: 3,
             limits: UploadLimits::default(),
+            with_sweeper: true,
+            reconcile_interval: Duration::from_secs(1),
+        }
+    }
+
+    /// The retention settings of a stack with these options.
+    pub fn retention_args(&self) -> RetentionArgs {
+        RetentionArgs {
+            retention: self.retention,
+            sweep_interval: Duration::from_millis(200),
+            purge_lease: Duration::from_secs(5),
+            reconcile_interval: self.reconcile_interval,
         }
     }
 }
@@ -135,6 +182,8 @@ pub struct Stack {
     pub base: String,
     pub services: Services,
     pub client: reqwest::Client,
+    backend: Backend,
+    store_prefix: String,
     server: Option<RunningServer>,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -163,11 +212,7 @@ impl Stack {
                 .await
                 .expect("connect to the services"),
         };
-        let retention = RetentionArgs {
-            retention: options.retention,
-            sweep_interval: Duration::from_millis(200),
-            purge_lease: Duration::from_secs(5),
-        };
+        let retention = options.retention_args();
         let backlog = BacklogArgs {
             max_backlog: options.max_backlog,
             backlog_refresh: Duration::from_millis(100),
@@ -181,13 +226,15 @@ impl Stack {
             models: Arc::new(Vec::new()),
         };
         let stop = CancellationToken::new();
-        let mut tasks = vec![
-            tokio::spawn(state.backlog.clone().run(services.clone(), stop.clone())),
-            tokio::spawn(
+        let mut tasks = vec![tokio::spawn(
+            state.backlog.clone().run(services.clone(), stop.clone()),
+        )];
+        if options.with_sweeper {
+            tasks.push(tokio::spawn(
                 Sweeper::new(services.store.clone(), services.blobs.clone(), retention)
                     .run(stop.clone()),
-            ),
-        ];
+            ));
+        }
         if options.with_worker {
             let args = WorkerArgs {
                 concurrency: options.concurrency,
@@ -207,10 +254,29 @@ impl Stack {
             base: format!("http://{}", server.addr),
             services,
             client: reqwest::Client::new(),
+            backend: options.backend,
+            store_prefix: store.store_prefix,
             server: Some(server),
             stop,
             tasks,
             _data_dir: data_dir,
+        }
+    }
+
+    /// Loses every record, purge entry and queued-index entry, as a Redis restarted
+    /// without persistence (or flushed) does, and returns the services on the emptied
+    /// store. Embedded: a new, empty store (the stack keeps its own). Real: the stack's keys
+    /// are deleted; never a FLUSHALL, the server is shared with other tests.
+    pub async fn lose_store(&self) -> Services {
+        match self.backend {
+            Backend::Embedded => Services {
+                store: Arc::new(facefix_shared::store::MemoryStore::new()),
+                ..self.services.clone()
+            },
+            Backend::Real => {
+                delete_redis_keys(&self.store_prefix).await;
+                self.services.clone()
+            }
         }
     }
 

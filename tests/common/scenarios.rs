@@ -2,11 +2,16 @@
 //! `e2e_services.rs`).
 
 use super::{Backend, Stack, StackOptions, read_testdata};
-use facefix_shared::job::JobId;
-use facefix_shared::ports::BlobKey;
+use facefix_shared::connect::Services;
+use facefix_shared::job::{JobId, JobRecord, JobState};
+use facefix_shared::ports::JobObjects;
+use facefix_shared::ports::blob::list_all;
+use facefix_shared::retention::Sweeper;
 use futures_util::StreamExt;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 const JOB_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -86,14 +91,33 @@ pub async fn lifecycle(backend: Backend) {
         .await
         .expect("DELETE again");
     assert_eq!(again.status(), 204, "DELETE is idempotent");
-    let job_id: JobId = id.parse().expect("id");
-    for key in BlobKey::all_of(job_id) {
-        assert!(
-            !stack.services.blobs.exists(key).await.expect("exists"),
-            "{key:?} survived DELETE"
-        );
-    }
+    assert_eq!(
+        objects_of(&stack, &done).await,
+        Vec::<String>::new(),
+        "objects survived DELETE"
+    );
     stack.shutdown().await;
+}
+
+/// Where a job's objects live, from its JSON.
+fn objects(job: &Value) -> JobObjects {
+    let id: JobId = job["id"].as_str().expect("id").parse().expect("a job id");
+    let expires_at = job["expires_at"]
+        .as_str()
+        .expect("expires_at")
+        .parse()
+        .expect("a time");
+    JobObjects::new(id, expires_at)
+}
+
+/// The names of the objects in a job's folder.
+async fn objects_of(stack: &Stack, job: &Value) -> Vec<String> {
+    list_all(stack.services.blobs.as_ref(), &objects(job).folder())
+        .await
+        .expect("list")
+        .iter()
+        .map(|key| key.as_str().rsplit('/').next().unwrap_or("").to_string())
+        .collect()
 }
 
 /// Every file in testdata/bad gets its defined answer over HTTP; accepted ones finish.
@@ -255,14 +279,7 @@ pub async fn retention(backend: Backend) {
     let done = stack.wait_final(&id, JOB_DEADLINE).await;
     assert_eq!(done["state"], "succeeded");
     let job_id: JobId = id.parse().expect("id");
-    assert!(
-        stack
-            .services
-            .blobs
-            .exists(BlobKey::Result(job_id))
-            .await
-            .expect("exists")
-    );
+    assert_eq!(objects_of(&stack, &done).await, ["input", "result-1"]);
     assert!(
         stack
             .services
@@ -280,18 +297,7 @@ pub async fn retention(backend: Backend) {
                 .is_scheduled(job_id)
                 .await
                 .expect("scheduled")
-            && !stack
-                .services
-                .blobs
-                .exists(BlobKey::Input(job_id))
-                .await
-                .expect("exists")
-            && !stack
-                .services
-                .blobs
-                .exists(BlobKey::Result(job_id))
-                .await
-                .expect("exists");
+            && objects_of(&stack, &done).await.is_empty();
         if gone {
             break;
         }
@@ -310,5 +316,138 @@ pub async fn retention(backend: Backend) {
             .expect("get")
             .is_none()
     );
+    stack.shutdown().await;
+}
+
+/// A worker on `services` until the returned token is cancelled.
+fn start_worker(services: &Services) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let processor = Arc::new(facefix_worker::passthrough::PassThrough {
+        max_pixels: 40_000_000,
+    });
+    let worker = facefix_worker::Worker::new(
+        services.clone(),
+        processor,
+        facefix_worker::WorkerArgs {
+            concurrency: 2,
+            drain_timeout: Duration::from_secs(5),
+            worker_id: Some("after-the-loss".into()),
+            retry_backoff: Duration::from_millis(50),
+        },
+    );
+    let stop = CancellationToken::new();
+    let task = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            worker.run(stop).await.expect("worker runs");
+        }
+    });
+    (stop, task)
+}
+
+/// Polls the store until the job is final.
+async fn wait_final_in(services: &Services, id: JobId) -> JobRecord {
+    let deadline = std::time::Instant::now() + JOB_DEADLINE;
+    loop {
+        if let Some(record) = services.store.get(id).await.expect("get")
+            && record.state.is_final()
+        {
+            return record;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {id} not final after {JOB_DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The job store loses everything (Redis restarted without persistence) while jobs wait
+/// in the queue: no accepted job is lost. Workers recreate each from its message, back on
+/// the purge schedule, and process it.
+pub async fn store_loss_keeps_queued_jobs(backend: Backend) {
+    let mut options = StackOptions::new(backend);
+    options.with_worker = false;
+    let stack = Stack::start(options).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let id: JobId = stack
+            .upload_ok("images/astronaut.png")
+            .await
+            .parse()
+            .expect("id");
+        ids.push(id);
+    }
+    let services = stack.lose_store().await;
+    for id in &ids {
+        assert_eq!(services.store.get(*id).await.expect("get"), None);
+    }
+    let (stop, worker) = start_worker(&services);
+    for id in &ids {
+        let record = wait_final_in(&services, *id).await;
+        assert_eq!(record.state, JobState::Succeeded, "{record:?}");
+        assert!(
+            services.store.is_scheduled(*id).await.expect("scheduled"),
+            "a recreated job is back on the purge schedule"
+        );
+        let result = JobObjects::of(&record).result(record.attempts);
+        assert!(services.blobs.exists(&result).await.expect("exists"));
+    }
+    stop.cancel();
+    let _ = worker.await;
+    stack.shutdown().await;
+}
+
+/// The job store loses everything after jobs succeeded (the measured incident: a flush,
+/// and the objects stayed): the reconciliation pass still deletes every object at expiry,
+/// from what the object store says alone.
+pub async fn store_loss_keeps_the_retention_promise(backend: Backend) {
+    let mut options = StackOptions::new(backend);
+    options.retention = Duration::from_secs(4);
+    options.with_sweeper = false;
+    let stack = Stack::start(options.clone()).await;
+    let mut jobs = Vec::new();
+    for _ in 0..4 {
+        let id = stack.upload_ok("images/astronaut.png").await;
+        jobs.push(stack.wait_final(&id, JOB_DEADLINE).await);
+    }
+    let mut stored = 0;
+    for job in &jobs {
+        assert_eq!(job["state"], "succeeded");
+        stored += objects_of(&stack, job).await.len();
+    }
+    assert_eq!(stored, 2 * jobs.len(), "an input and a result per job");
+    let services = stack.lose_store().await;
+    let stop = CancellationToken::new();
+    let sweeper = tokio::spawn(
+        Sweeper::new(
+            services.store.clone(),
+            services.blobs.clone(),
+            options.retention_args(),
+        )
+        .run(stop.clone()),
+    );
+    let latest: chrono::DateTime<chrono::Utc> = jobs
+        .iter()
+        .filter_map(|job| job["expires_at"].as_str()?.parse().ok())
+        .max()
+        .expect("expiry times");
+    // Past the last expiry, at most one reconciliation interval and a pass later.
+    let promise = latest + chrono::Duration::seconds(5);
+    loop {
+        let left = list_all(services.blobs.as_ref(), "jobs/")
+            .await
+            .expect("list");
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            chrono::Utc::now() < promise,
+            "{} objects outlived their expiry by 5 s: {left:?}",
+            left.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.cancel();
+    let _ = sweeper.await;
     stack.shutdown().await;
 }

@@ -4,8 +4,18 @@
 //! Each failure is classified where it happens: a bad image is final (`failed`, acked), a
 //! dependency hiccup is retried (requeued with backoff, dead-lettered past the limit).
 //! Every state change comes from `facefix_shared::job::lifecycle`.
+//!
+//! Two deliveries of one job may run at once: a redelivery takes the job over from a worker
+//! the broker gave up on, which may still be running. Each attempt writes its own result
+//! object and every change it makes is guarded by its attempt, so only the attempt that
+//! owns the job can finish it or show it queued again. An attempt that lost the job deletes
+//! its own result and drops its delivery: the owner holds a message of its own, or the job
+//! is final and needs none.
 
 mod progress;
+mod recover;
+#[cfg(test)]
+mod tests;
 
 use crate::job_metrics::record_finished;
 use crate::processor::{ImageProcessor, ProcessError, Processed, StageObserver};
@@ -15,9 +25,10 @@ use chrono::Utc;
 use facefix_shared::ErrorCode;
 use facefix_shared::connect::Services;
 use facefix_shared::job::lifecycle::{self, GuardedUpdate, JobOutput};
-use facefix_shared::job::{ImageInfo, JobFailure, JobId, JobRecord, Stage, StageTimings};
+use facefix_shared::job::{ImageInfo, JobFailure, JobMessage, JobRecord, Stage, StageTimings};
 use facefix_shared::metrics::metrics;
-use facefix_shared::ports::{BlobKey, Delivery, Transition};
+use facefix_shared::ports::blob::get_or_legacy;
+use facefix_shared::ports::{BlobKey, Delivery, JobObjects, Transition};
 use facefix_shared::telemetry::continue_trace;
 use futures_util::FutureExt;
 use progress::StagePublisher;
@@ -67,26 +78,27 @@ impl JobHandler {
 
     /// Handles one delivery to the end, including settling it. Never panics outward.
     pub(crate) async fn handle(self: Arc<Self>, delivery: Delivery, interrupt: CancellationToken) {
-        let id = delivery.message.job_id;
         let span = tracing::info_span!(
             "job",
             otel.kind = "consumer",
-            job_id = %id,
+            job_id = %delivery.message.job_id,
             attempt = delivery.previous_deliveries + 1,
             worker_id = %self.worker_id,
         );
         continue_trace(&span, &delivery.trace);
         async move {
             metrics().jobs_in_flight.inc();
+            // The record this delivery's attempt started, once it has: what it may hand back.
+            let mut running = None;
             let outcome = tokio::select! {
-                outcome = AssertUnwindSafe(self.process(id)).catch_unwind() => outcome.unwrap_or_else(|_| {
+                outcome = AssertUnwindSafe(self.process(&delivery.message, &mut running)).catch_unwind() => outcome.unwrap_or_else(|_| {
                     tracing::error!("job processing panicked; retrying");
                     Outcome::Retry { reason: "panic" }
                 }),
                 _ = interrupt.cancelled() => Outcome::Interrupted,
             };
             metrics().jobs_in_flight.dec();
-            self.settle(id, delivery, outcome, &interrupt).await;
+            self.settle(delivery, running, outcome, &interrupt).await;
         }
         .instrument(span)
         .await
@@ -94,8 +106,8 @@ impl JobHandler {
 
     async fn settle(
         &self,
-        id: JobId,
         delivery: Delivery,
+        running: Option<JobRecord>,
         outcome: Outcome,
         interrupt: &CancellationToken,
     ) {
@@ -106,51 +118,79 @@ impl JobHandler {
                     .job_retries_total
                     .with_label_values(&[reason])
                     .inc();
-                self.return_to_queued(id).await;
-                let delay = self.args.backoff(delivery.previous_deliveries);
-                tracing::warn!(
-                    reason,
-                    ?delay,
-                    "transient failure; requeueing after a delay"
-                );
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = interrupt.cancelled() => {}
+                if self.hand_back(running).await {
+                    let delay = self.args.backoff(delivery.previous_deliveries);
+                    tracing::warn!(
+                        reason,
+                        ?delay,
+                        "transient failure; requeueing after a delay"
+                    );
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = interrupt.cancelled() => {}
+                    }
+                    delivery.acker.requeue().await
+                } else {
+                    delivery.acker.ack().await
                 }
-                delivery.acker.requeue().await
             }
             Outcome::Interrupted => {
-                tracing::info!("drain budget spent; requeueing the job for another worker");
-                self.return_to_queued(id).await;
-                delivery.acker.requeue().await
+                if self.hand_back(running).await {
+                    tracing::info!("drain budget spent; requeueing the job for another worker");
+                    delivery.acker.requeue().await
+                } else {
+                    delivery.acker.ack().await
+                }
             }
         };
         if let Err(error) = result {
-            // The broker redelivers an unsettled message after a reconnect; the state guard
-            // makes that harmless.
+            // The broker redelivers an unsettled message after a reconnect; the guards make
+            // that harmless.
             tracing::warn!(%error, "could not settle the delivery; it will be redelivered");
         }
     }
 
-    /// Shows a requeued job as queued again (the guard applies it only to a job still
-    /// processing). Best effort: the redelivery starts the job either way.
-    async fn return_to_queued(&self, id: JobId) {
-        let store = &self.services.store;
-        // Issue 11: requeue the attempt this handler started, not whatever is stored now.
-        if let Ok(Some(record)) = store.get(id).await {
-            let _ = store.transition(&lifecycle::requeue(record)).await;
+    /// Shows the job queued again if this delivery's attempt (`running`) still owns it, and
+    /// says whether the message goes back to the queue. It does not when another attempt
+    /// owns the job or the job is final: that attempt holds a message of its own, or none is
+    /// needed, and one more would only take the job over again.
+    async fn hand_back(&self, running: Option<JobRecord>) -> bool {
+        // Never started: the job waits for this very message.
+        let Some(running) = running else {
+            return true;
+        };
+        match self
+            .services
+            .store
+            .transition(&lifecycle::requeue(running))
+            .await
+        {
+            Ok(Transition::Applied) => true,
+            Ok(Transition::Rejected { current }) => {
+                tracing::info!(%current, "another attempt owns the job, or it is final; dropping this delivery");
+                false
+            }
+            // Deleted, expired or lost with the store: the redelivery finds out which (and
+            // recreates the job in the last case).
+            Ok(Transition::Missing) => true,
+            Err(error) => {
+                // The redelivery starts the job either way.
+                tracing::warn!(%error, "cannot show the job queued again");
+                true
+            }
         }
     }
 
-    /// The job itself. Returns what to do with the message.
-    async fn process(&self, id: JobId) -> Outcome {
+    /// The job itself. Returns what to do with the message; `running` gets the record once
+    /// this delivery's attempt has started the job.
+    async fn process(&self, message: &JobMessage, running: &mut Option<JobRecord>) -> Outcome {
         let store = &self.services.store;
-        let record = match store.get(id).await {
+        let record = match store.get(message.job_id).await {
             Ok(Some(record)) => record,
-            Ok(None) => {
-                tracing::info!("job no longer exists (deleted or expired); dropping the message");
-                return Outcome::Done;
-            }
+            Ok(None) => match self.recreate(message).await {
+                Ok(record) => record,
+                Err(outcome) => return outcome,
+            },
             Err(error) => {
                 tracing::warn!(%error, "cannot read the job");
                 return Outcome::Retry { reason: "store" };
@@ -165,6 +205,8 @@ impl JobHandler {
         match store.transition(&start).await {
             Ok(Transition::Applied) => {}
             Ok(other) => {
+                // Another delivery started it since it was read (and owns its message), or
+                // it finished or went.
                 tracing::info!(?other, "job not startable; dropping the message");
                 return Outcome::Done;
             }
@@ -173,8 +215,8 @@ impl JobHandler {
                 return Outcome::Retry { reason: "store" };
             }
         }
-        let running = start.into_next();
-        match self.run(&running, started).await {
+        let job = running.insert(start.into_next());
+        match self.run(job, started).await {
             Ok(update) => self.finish(update).await,
             Err(outcome) => outcome,
         }
@@ -183,15 +225,15 @@ impl JobHandler {
     /// Runs a started job to the update that ends it (succeed or fail), or to what to do
     /// with the message when it cannot end now.
     async fn run(&self, job: &JobRecord, started: Instant) -> Result<GuardedUpdate, Outcome> {
-        let id = job.id;
+        let objects = JobObjects::of(job);
         let observer: Arc<dyn StageObserver> = Arc::new(StagePublisher {
             store: self.services.store.clone(),
-            job_id: id,
+            job_id: job.id,
             runtime: tokio::runtime::Handle::current(),
         });
         observer.entered(Stage::Fetch);
         let fetch_start = Instant::now();
-        let Some(input) = self.fetch_input(id).await? else {
+        let Some(input) = self.fetch_input(&objects).await? else {
             let failure = JobFailure {
                 code: ErrorCode::Internal,
                 message: "the uploaded image is missing from the object store".to_string(),
@@ -219,11 +261,13 @@ impl JobHandler {
         };
         observer.entered(Stage::Store);
         let store_start = Instant::now();
+        // This attempt's own result: an attempt that lost the job cannot overwrite the
+        // owner's.
         if let Err(error) = self
             .services
             .blobs
             .put(
-                BlobKey::Result(id),
+                &objects.result(job.attempts),
                 processed.bytes.clone(),
                 processed.format.content_type(),
             )
@@ -240,9 +284,11 @@ impl JobHandler {
         Ok(lifecycle::succeed(job.clone(), output, Utc::now()))
     }
 
-    /// The uploaded image; `None` when it is missing for good.
-    async fn fetch_input(&self, id: JobId) -> Result<Option<Bytes>, Outcome> {
-        match self.services.blobs.get(BlobKey::Input(id)).await {
+    /// The uploaded image; `None` when it is missing for good. A job stored by an older
+    /// version has it under the old name (upgrade path).
+    async fn fetch_input(&self, objects: &JobObjects) -> Result<Option<Bytes>, Outcome> {
+        let legacy = BlobKey::legacy_input(objects.id());
+        match get_or_legacy(self.services.blobs.as_ref(), &objects.input(), &legacy).await {
             Ok(Some(blob)) => blob.into_bytes().await.map(Some).map_err(|error| {
                 tracing::warn!(%error, "cannot read the input");
                 Outcome::Retry { reason: "blobs" }
@@ -257,11 +303,14 @@ impl JobHandler {
 
     /// Records the final state `update` carries (succeeded or failed).
     async fn finish(&self, update: GuardedUpdate) -> Outcome {
-        // Only a success stored a result object this attempt.
-        let stored_result = update.next().output.is_some();
+        let job = update.next();
+        // Only a success stored a result object, under this attempt's name.
+        let result = job
+            .output
+            .is_some()
+            .then(|| JobObjects::of(job).result(job.attempts));
         match self.services.store.transition(&update).await {
             Ok(Transition::Applied) => {
-                let job = update.next();
                 record_finished(job);
                 tracing::info!(
                     state = %job.state,
@@ -271,22 +320,25 @@ impl JobHandler {
                 );
                 Outcome::Done
             }
-            Ok(Transition::Missing) if stored_result => {
-                // Deleted or expired while we worked: the result must not outlive the job.
+            Ok(Transition::Missing) => {
+                // Deleted, expired or lost with the store while we worked: the result must
+                // not outlive the record.
                 tracing::info!("job vanished while processing; deleting its result");
-                match self
-                    .services
-                    .blobs
-                    .delete(BlobKey::Result(update.next().id))
-                    .await
+                if let Some(key) = &result
+                    && self.services.blobs.delete(key).await.is_err()
                 {
-                    Ok(()) => Outcome::Done,
-                    Err(_) => Outcome::Retry { reason: "blobs" },
+                    return Outcome::Retry { reason: "blobs" };
                 }
+                self.after_lost_record(job).await
             }
-            Ok(Transition::Missing) => Outcome::Done,
             Ok(Transition::Rejected { current }) => {
-                tracing::info!(%current, "job finished elsewhere; keeping that outcome");
+                // Nothing refers to this attempt's result: the owner has its own.
+                tracing::info!(%current, "another attempt owns the job, or it is final; keeping that outcome");
+                if let Some(key) = &result
+                    && let Err(error) = self.services.blobs.delete(key).await
+                {
+                    tracing::warn!(%error, "cannot delete this attempt's result; it goes at expiry");
+                }
                 Outcome::Done
             }
             Err(error) => {

@@ -12,7 +12,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use facefix_shared::ErrorCode;
 use facefix_shared::job::{ImageInfo, JobId, JobParams, JobRecord, JobState, lifecycle};
 use facefix_shared::metrics::metrics;
-use facefix_shared::ports::BlobKey;
+use facefix_shared::ports::blob::get_or_legacy;
+use facefix_shared::ports::{BlobKey, JobObjects};
 use facefix_shared::retention::{PurgeError, purge_job};
 use futures_util::StreamExt;
 
@@ -161,18 +162,22 @@ pub async fn get_job(
         .json(JobView::new(record, state.backlog.ready())))
 }
 
-/// Streams an object of a job with its content type.
+/// Streams an object of a job with its content type. `legacy` is its name for a job an
+/// older version stored (upgrade path).
 async fn stream_blob(
     state: &AppState,
     key: BlobKey,
+    legacy: BlobKey,
     file_name: String,
 ) -> Result<HttpResponse, ApiError> {
-    let blob = state.services.blobs.get(key).await?.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::NotFound,
-            "the image is gone (deleted or expired)",
-        )
-    })?;
+    let blob = get_or_legacy(state.services.blobs.as_ref(), &key, &legacy)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                "the image is gone (deleted or expired)",
+            )
+        })?;
     let body = blob
         .body
         .map(|chunk| chunk.map_err(actix_web::error::ErrorServiceUnavailable));
@@ -222,9 +227,11 @@ pub async fn get_result(
         .as_ref()
         .map(|o| o.format.extension())
         .unwrap_or("bin");
+    // The attempt that succeeded is the last one started: nothing starts a final job.
     stream_blob(
         &state,
-        BlobKey::Result(record.id),
+        JobObjects::of(&record).result(record.attempts),
+        BlobKey::legacy_result(record.id),
         file_name(record.id, "restored", extension),
     )
     .await
@@ -248,7 +255,8 @@ pub async fn get_input(
     let record = load(&state, &id).await?;
     stream_blob(
         &state,
-        BlobKey::Input(record.id),
+        JobObjects::of(&record).input(),
+        BlobKey::legacy_input(record.id),
         file_name(record.id, "input", record.input.format.extension()),
     )
     .await
@@ -270,10 +278,14 @@ pub async fn delete_job(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_job_id(&id)?;
+    // The record says where the objects are; without one, nothing of the job is known to
+    // exist (the reconciliation pass deletes anything left once due).
+    let record = state.services.store.get(id).await?;
     purge_job(
         state.services.store.as_ref(),
         state.services.blobs.as_ref(),
         lifecycle::delete(id),
+        record.as_ref().map(JobObjects::of),
     )
     .await?;
     tracing::info!(job_id = %id, "job deleted by request");

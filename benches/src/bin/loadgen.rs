@@ -15,7 +15,7 @@ use clap::Parser;
 use facefix_shared::blob::S3BlobStore;
 use facefix_shared::config::BlobArgs;
 use facefix_shared::job::JobId;
-use facefix_shared::ports::{BlobKey, BlobStore};
+use facefix_shared::ports::{BlobKey, BlobStore, JobObjects};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -267,8 +267,9 @@ async fn main() -> anyhow::Result<()> {
             move |_| {
                 let (store, body, record) = (store.clone(), body.clone(), record.clone());
                 async move {
-                    let key = BlobKey::Input(JobId::new_random());
-                    let ok = store.put(key, body, "image/png").await.is_ok();
+                    let expires_at = std::time::SystemTime::now() + Duration::from_secs(900);
+                    let key = JobObjects::new(JobId::new_random(), expires_at.into()).input();
+                    let ok = store.put(&key, body, "image/png").await.is_ok();
                     if let Ok(mut keys) = record.lock() {
                         keys.push(key);
                     }
@@ -281,7 +282,7 @@ async fn main() -> anyhow::Result<()> {
         let store = S3BlobStore::connect(&args.blob).await?;
         let created: Vec<BlobKey> = keys.lock().map(|k| k.clone()).unwrap_or_default();
         for key in created {
-            let _ = store.delete(key).await;
+            let _ = store.delete(&key).await;
         }
         Some(phase)
     };

@@ -1,10 +1,11 @@
 //! The S3 object store (aws-sdk-s3), for AWS S3 and S3-compatible servers (MinIO, Garage,
 //! Ceph RGW). Only standard calls are used: PutObject with an in-memory body, GetObject,
 //! HeadObject, DeleteObject (one per object: DeleteObjects needs a checksum header some
-//! servers refuse), HeadBucket and CreateBucket.
+//! servers refuse), ListObjectsV2 (with `start-after`), HeadBucket and CreateBucket.
 
 use crate::config::BlobArgs;
-use crate::ports::{Blob, BlobError, BlobKey, BlobStore};
+use crate::ports::blob::MAX_PAGE;
+use crate::ports::{Blob, BlobError, BlobKey, BlobStore, ListedObject, ObjectPage};
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::retry::RetryConfig;
@@ -16,6 +17,7 @@ use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use std::time::Duration;
 
@@ -63,11 +65,21 @@ impl S3Location {
         })
     }
 
-    fn key(&self, key: BlobKey) -> String {
+    /// The bucket key of `name` (a name relative to the prefix).
+    fn key(&self, name: &str) -> String {
         if self.prefix.is_empty() {
-            key.path()
+            name.to_string()
         } else {
-            format!("{}/{}", self.prefix, key.path())
+            format!("{}/{name}", self.prefix)
+        }
+    }
+
+    /// The name relative to the prefix of a bucket key under it.
+    fn name<'k>(&self, key: &'k str) -> Option<&'k str> {
+        if self.prefix.is_empty() {
+            Some(key)
+        } else {
+            key.strip_prefix(self.prefix.as_str())?.strip_prefix('/')
         }
     }
 }
@@ -182,8 +194,8 @@ impl S3BlobStore {
         &self.location
     }
 
-    fn describe(&self, key: BlobKey) -> String {
-        format!("s3://{}/{}", self.location.bucket, self.location.key(key))
+    fn describe(&self, name: &str) -> String {
+        format!("s3://{}/{}", self.location.bucket, self.location.key(name))
     }
 }
 
@@ -211,32 +223,40 @@ fn body_stream(
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    async fn put(&self, key: BlobKey, body: Bytes, content_type: &str) -> Result<(), BlobError> {
+    async fn put(&self, key: &BlobKey, body: Bytes, content_type: &str) -> Result<(), BlobError> {
         // An in-memory body has a known length: a plain PUT, no aws-chunked encoding.
         self.client
             .put_object()
             .bucket(&self.location.bucket)
-            .key(self.location.key(key))
+            .key(self.location.key(key.as_str()))
             .content_type(content_type)
             .body(ByteStream::from(body))
             .send()
             .await
             .map(|_| ())
-            .map_err(unavailable(format!("writing {}", self.describe(key))))
+            .map_err(unavailable(format!(
+                "writing {}",
+                self.describe(key.as_str())
+            )))
     }
 
-    async fn get(&self, key: BlobKey) -> Result<Option<Blob>, BlobError> {
+    async fn get(&self, key: &BlobKey) -> Result<Option<Blob>, BlobError> {
         let output = match self
             .client
             .get_object()
             .bucket(&self.location.bucket)
-            .key(self.location.key(key))
+            .key(self.location.key(key.as_str()))
             .send()
             .await
         {
             Ok(output) => output,
             Err(e) if status(&e) == Some(404) => return Ok(None),
-            Err(e) => return Err(unavailable(format!("reading {}", self.describe(key)))(e)),
+            Err(e) => {
+                return Err(unavailable(format!(
+                    "reading {}",
+                    self.describe(key.as_str())
+                ))(e));
+            }
         };
         let content_type = output
             .content_type()
@@ -249,39 +269,84 @@ impl BlobStore for S3BlobStore {
         Ok(Some(Blob {
             content_type,
             length,
-            body: body_stream(output.body, self.describe(key)),
+            body: body_stream(output.body, self.describe(key.as_str())),
         }))
     }
 
-    async fn delete(&self, key: BlobKey) -> Result<(), BlobError> {
+    async fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
         // S3 answers 204 for a missing key too; some servers say 404: both mean "gone".
         match self
             .client
             .delete_object()
             .bucket(&self.location.bucket)
-            .key(self.location.key(key))
+            .key(self.location.key(key.as_str()))
             .send()
             .await
         {
             Ok(_) => Ok(()),
             Err(e) if status(&e) == Some(404) => Ok(()),
-            Err(e) => Err(unavailable(format!("deleting {}", self.describe(key)))(e)),
+            Err(e) => Err(unavailable(format!(
+                "deleting {}",
+                self.describe(key.as_str())
+            ))(e)),
         }
     }
 
-    async fn exists(&self, key: BlobKey) -> Result<bool, BlobError> {
+    async fn exists(&self, key: &BlobKey) -> Result<bool, BlobError> {
         match self
             .client
             .head_object()
             .bucket(&self.location.bucket)
-            .key(self.location.key(key))
+            .key(self.location.key(key.as_str()))
             .send()
             .await
         {
             Ok(_) => Ok(true),
             Err(e) if status(&e) == Some(404) => Ok(false),
-            Err(e) => Err(unavailable(format!("checking {}", self.describe(key)))(e)),
+            Err(e) => Err(unavailable(format!(
+                "checking {}",
+                self.describe(key.as_str())
+            ))(e)),
         }
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ObjectPage, BlobError> {
+        let limit = i32::try_from(limit.clamp(1, MAX_PAGE)).unwrap_or(1000);
+        let output = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.location.bucket)
+            .prefix(self.location.key(prefix))
+            .set_start_after(start_after.map(|name| self.location.key(name)))
+            .max_keys(limit)
+            .send()
+            .await
+            .map_err(unavailable(format!("listing {}", self.describe(prefix))))?;
+        let objects = output
+            .contents()
+            .iter()
+            .filter_map(|object| {
+                let name = self.location.name(object.key()?)?;
+                // Without a date the object counts as new: it is never deleted by age early.
+                let last_modified = object
+                    .last_modified()
+                    .and_then(|at| DateTime::<Utc>::from_timestamp(at.secs(), at.subsec_nanos()))
+                    .unwrap_or_else(Utc::now);
+                Some(ListedObject {
+                    key: BlobKey::listed(name),
+                    last_modified,
+                })
+            })
+            .collect();
+        Ok(ObjectPage {
+            objects,
+            truncated: output.is_truncated().unwrap_or(false),
+        })
     }
 
     async fn check(&self) -> Result<(), BlobError> {
@@ -305,13 +370,20 @@ mod tests {
     fn locations_parse_with_and_without_prefix() {
         let id = JobId::new_random();
         let root = S3Location::parse("s3://photos").expect("root");
-        assert_eq!(root.key(BlobKey::Input(id)), format!("jobs/{id}/input"));
+        let legacy = BlobKey::legacy_input(id);
+        assert_eq!(root.key(legacy.as_str()), format!("jobs/{id}/input"));
+        assert_eq!(
+            root.name(&format!("jobs/{id}/input")),
+            Some(legacy.as_str())
+        );
         let nested = S3Location::parse("s3://photos/env/prod/").expect("nested");
         assert_eq!(nested.bucket, "photos");
         assert_eq!(
-            nested.key(BlobKey::Result(id)),
+            nested.key(BlobKey::legacy_result(id).as_str()),
             format!("env/prod/jobs/{id}/result")
         );
+        assert_eq!(nested.name("env/prod/jobs/x"), Some("jobs/x"));
+        assert_eq!(nested.name("env/production/jobs/x"), None);
         assert!(S3Location::parse("s3:///x").is_err());
         assert!(S3Location::parse("https://photos").is_err());
     }

@@ -110,6 +110,11 @@ macro_rules! store_contract_tests {
                 unschedule_removes_the_purge_entry,
                 oldest_queued_follows_the_queued_jobs,
                 oldest_purge_due_follows_the_schedule,
+                a_stale_attempt_cannot_finish_or_requeue_the_job,
+                a_stale_attempt_cannot_touch_a_job_the_owner_finished,
+                two_starts_from_one_read_cannot_both_land,
+                a_requeued_job_is_queued_again_and_restarts,
+                restore_writes_only_a_missing_record,
             ]
         );
     };
@@ -129,6 +134,9 @@ macro_rules! blob_contract_tests {
                 delete_is_idempotent,
                 missing_objects_are_none,
                 objects_of_different_jobs_are_separate,
+                listing_pages_through_names_in_order,
+                a_job_folder_holds_its_objects_only,
+                reconciliation_deletes_due_objects_and_keeps_the_others,
                 check_succeeds,
             ]
         );

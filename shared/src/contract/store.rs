@@ -1,8 +1,11 @@
 //! What every [`JobStore`] adapter must do.
 
 use super::{QUIET, eventually, within};
+use crate::ErrorCode;
 use crate::job::lifecycle::{self, GuardedUpdate, JobOutput};
-use crate::job::{ImageFormat, ImageInfo, JobEvent, JobId, JobParams, JobRecord, JobState, Stage};
+use crate::job::{
+    ImageFormat, ImageInfo, JobEvent, JobFailure, JobId, JobParams, JobRecord, JobState, Stage,
+};
 use crate::ports::{JobStore, Transition};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
@@ -417,4 +420,199 @@ pub async fn oldest_purge_due_follows_the_schedule(h: Arc<dyn StoreHarness>) {
     assert!(close(oldest, t2), "oldest due {oldest} is {t2}");
     a.unschedule_purge(late).await.expect("unschedule");
     assert_eq!(a.oldest_purge_due().await.expect("oldest"), None);
+}
+
+fn requeue(running: &JobRecord) -> GuardedUpdate {
+    lifecycle::requeue(running.clone())
+}
+
+fn fail(running: &JobRecord) -> GuardedUpdate {
+    let failure = JobFailure {
+        code: ErrorCode::CorruptImage,
+        message: "contract".into(),
+    };
+    lifecycle::fail(running.clone(), failure, now_ms())
+}
+
+/// Starts `record` from `current` (as read) and returns the running record.
+async fn started(store: &Arc<dyn JobStore>, current: &JobRecord) -> JobRecord {
+    let update = start(current);
+    assert_eq!(
+        store.transition(&update).await.expect("start"),
+        Transition::Applied
+    );
+    update.into_next()
+}
+
+/// A redelivery took the job over while the first attempt still runs: the first attempt
+/// can no longer finish it, fail it or show it queued; the owner can.
+pub async fn a_stale_attempt_cannot_finish_or_requeue_the_job(h: Arc<dyn StoreHarness>) {
+    let StorePair { a, b } = h.fresh().await;
+    let record = record();
+    a.create(&record, LONG_TTL).await.expect("create");
+    let first = started(&a, &record).await;
+    let second = started(&b, &first).await;
+    assert_eq!(second.attempts, 2);
+    let rejected = Transition::Rejected {
+        current: JobState::Processing,
+    };
+    for stale in [
+        succeed(&first),
+        fail(&first),
+        requeue(&first),
+        start(&record),
+    ] {
+        assert_eq!(
+            a.transition(&stale).await.expect("stale change"),
+            rejected,
+            "attempt 1 wrote {:?} over attempt 2",
+            stale.next().state
+        );
+    }
+    assert_eq!(a.get(record.id).await.expect("get"), Some(second.clone()));
+    let finished = succeed(&second);
+    assert_eq!(
+        b.transition(&finished).await.expect("owner finishes"),
+        Transition::Applied
+    );
+    assert_eq!(
+        a.get(record.id).await.expect("get"),
+        Some(finished.into_next())
+    );
+}
+
+/// The owner already finished: a stale attempt changes nothing, whatever it tries.
+pub async fn a_stale_attempt_cannot_touch_a_job_the_owner_finished(h: Arc<dyn StoreHarness>) {
+    let StorePair { a, b } = h.fresh().await;
+    let record = record();
+    a.create(&record, LONG_TTL).await.expect("create");
+    let first = started(&a, &record).await;
+    let second = started(&b, &first).await;
+    let finished = succeed(&second);
+    assert_eq!(
+        b.transition(&finished).await.expect("owner finishes"),
+        Transition::Applied
+    );
+    let rejected = Transition::Rejected {
+        current: JobState::Succeeded,
+    };
+    for stale in [
+        succeed(&first),
+        fail(&first),
+        requeue(&first),
+        start(&first),
+    ] {
+        assert_eq!(a.transition(&stale).await.expect("stale"), rejected);
+    }
+    assert_eq!(
+        a.get(record.id).await.expect("get"),
+        Some(finished.into_next())
+    );
+}
+
+/// Two deliveries that read the same record cannot both start the job.
+pub async fn two_starts_from_one_read_cannot_both_land(h: Arc<dyn StoreHarness>) {
+    let StorePair { a, b } = h.fresh().await;
+    let record = record();
+    a.create(&record, LONG_TTL).await.expect("create");
+    let (from_a, from_b) = (start(&record), start(&record));
+    let (one, other) = tokio::join!(a.transition(&from_a), b.transition(&from_b));
+    let mut outcomes = [one.expect("start"), other.expect("start")];
+    outcomes.sort_by_key(|outcome| outcome == &Transition::Applied);
+    assert_eq!(
+        outcomes,
+        [
+            Transition::Rejected {
+                current: JobState::Processing
+            },
+            Transition::Applied
+        ]
+    );
+    let stored = a.get(record.id).await.expect("get").expect("a record");
+    assert_eq!(stored.attempts, 1);
+}
+
+/// The owner hands the job back: it is queued again (and in the queued index), a new
+/// delivery starts it from there, and the attempt that handed it back cannot finish it.
+pub async fn a_requeued_job_is_queued_again_and_restarts(h: Arc<dyn StoreHarness>) {
+    let StorePair { a, b } = h.fresh().await;
+    let record = record();
+    a.create(&record, LONG_TTL).await.expect("create");
+    let first = started(&a, &record).await;
+    assert_eq!(a.oldest_queued().await.expect("oldest"), None);
+    let handed_back = requeue(&first);
+    assert_eq!(
+        a.transition(&handed_back).await.expect("requeue"),
+        Transition::Applied
+    );
+    let oldest = a
+        .oldest_queued()
+        .await
+        .expect("oldest")
+        .expect("queued again");
+    assert!(
+        close(oldest, record.created_at),
+        "a requeued job is back in the queued index"
+    );
+    let queued = handed_back.into_next();
+    assert_eq!(queued.state, JobState::Queued);
+    assert_eq!(
+        a.transition(&succeed(&first)).await.expect("stale finish"),
+        Transition::Rejected {
+            current: JobState::Queued
+        }
+    );
+    let second = started(&b, &queued).await;
+    assert_eq!(second.attempts, 2);
+    assert_eq!(a.oldest_queued().await.expect("oldest"), None);
+    assert_eq!(
+        a.transition(&requeue(&first)).await.expect("stale requeue"),
+        Transition::Rejected {
+            current: JobState::Processing
+        }
+    );
+    assert_eq!(
+        b.transition(&succeed(&second)).await.expect("finish"),
+        Transition::Applied
+    );
+}
+
+/// A record recreated after the store lost it is written only where none exists.
+pub async fn restore_writes_only_a_missing_record(h: Arc<dyn StoreHarness>) {
+    let StorePair { a, b } = h.fresh().await;
+    let mut events = b.subscribe(JobId::new_random()).await.expect("subscribe");
+    let record = record();
+    let mut restored_events = b.subscribe(record.id).await.expect("subscribe");
+    assert!(a.restore(&record, LONG_TTL).await.expect("restore"));
+    assert_eq!(b.get(record.id).await.expect("get"), Some(record.clone()));
+    assert_eq!(
+        within("the restored event", restored_events.next()).await,
+        Some(JobEvent::State {
+            record: Box::new(record.clone())
+        })
+    );
+    let oldest = a.oldest_queued().await.expect("oldest").expect("queued");
+    assert!(close(oldest, record.created_at), "a restored job is queued");
+    let running = started(&a, &record).await;
+    assert!(
+        !b.restore(&record, LONG_TTL).await.expect("restore again"),
+        "an existing record is kept"
+    );
+    assert_eq!(a.get(record.id).await.expect("get"), Some(running));
+    assert!(
+        tokio::time::timeout(QUIET, events.next()).await.is_err(),
+        "nothing is published for other jobs"
+    );
+    let short = record_at(now_ms());
+    assert!(
+        a.restore(&short, Duration::from_millis(1200))
+            .await
+            .expect("restore")
+    );
+    let store = a.clone();
+    eventually("a restored record expires", || {
+        let store = store.clone();
+        async move { store.get(short.id).await.expect("get").is_none() }
+    })
+    .await;
 }

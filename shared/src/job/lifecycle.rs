@@ -6,6 +6,7 @@
 //!               └────requeue──────┘   └──give_up───────▶ failed (gave-up)
 //!   queued ──give_up──▶ failed (gave-up)      processing ──start──▶ processing (redelivery)
 //!   any state ──delete / expire──▶ gone (the record is removed)
+//!   record lost with the store ──recreate (from the queue message)──▶ queued
 //! ```
 //!
 //! A transition takes the record as the caller last read it and returns a
@@ -17,21 +18,24 @@
 //! Deleting and expiring are [`Removal`]s, not updates: they apply from every state and
 //! are idempotent, so there is nothing to guard.
 //!
-//! # Attempt ownership (issue 11)
+//! # Attempt ownership
 //!
-//! `start` hands the job to one attempt (`attempts` counts them). Today `succeed`, `fail`
-//! and `requeue` are guarded by the state alone, so a worker whose attempt was taken over
-//! (its message redelivered to another worker) can still finish or requeue the job. The
-//! fix belongs in [`Guard`]: a field naming the owning attempt, checked by
-//! [`Guard::admits`] and by the Redis adapter's transition script, set by the transitions
-//! that only the owner may make.
+//! `start` hands the job to a new attempt: `attempts` counts them, and the latest one owns
+//! the job. A redelivered message may start a job that is still `processing`, because its
+//! previous worker may have died; the worker it took over from may also still be running.
+//! So every change is guarded by the attempt as well as the state: the stored job's
+//! `attempts` must be what the caller read (`start`, `give_up`) or the attempt the caller
+//! runs (`succeed`, `fail`, `requeue`). An attempt that lost the job can then no longer
+//! finish it or show it queued again, and two deliveries that read the same record cannot
+//! both start it.
 
+use super::message::JobSeed;
 use super::{ImageInfo, JobEvent, JobFailure, JobId, JobParams, JobRecord, JobState, StageTimings};
 use crate::ErrorCode;
 use chrono::{DateTime, Utc};
 
 /// States a worker may start from. `processing` is included because a redelivered
-/// message means the previous worker died mid-job.
+/// message means the previous worker may have died mid-job.
 const STARTABLE: &[JobState] = &[JobState::Queued, JobState::Processing];
 /// States a job may succeed or fail from.
 const FINISHABLE: &[JobState] = &[JobState::Processing];
@@ -45,7 +49,8 @@ const REQUEUEABLE: &[JobState] = &[JobState::Processing];
 pub struct Guard {
     /// The stored job's state must be one of these.
     states: &'static [JobState],
-    // Issue 11 adds the owning attempt here (see the module docs).
+    /// The stored job's `attempts` must be this: the attempt that owns the change.
+    attempt: u32,
 }
 
 impl Guard {
@@ -54,9 +59,14 @@ impl Guard {
         self.states
     }
 
+    /// The stored job's `attempts` the change requires (what the Redis script compares).
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
     /// Whether the change may be written over `current`, the record as stored now.
     pub fn admits(&self, current: &JobRecord) -> bool {
-        self.states.contains(&current.state)
+        self.states.contains(&current.state) && current.attempts == self.attempt
     }
 }
 
@@ -70,9 +80,9 @@ pub struct GuardedUpdate {
 }
 
 impl GuardedUpdate {
-    fn new(states: &'static [JobState], next: JobRecord) -> Self {
+    fn new(states: &'static [JobState], attempt: u32, next: JobRecord) -> Self {
         Self {
-            guard: Guard { states },
+            guard: Guard { states, attempt },
             next,
         }
     }
@@ -122,10 +132,36 @@ pub fn create(
         .ok()
         .and_then(|retention| now.checked_add_signed(retention))
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    queued(
+        id,
+        JobSeed {
+            created_at: now,
+            expires_at,
+            params,
+            input,
+        },
+    )
+}
+
+/// The job again, queued, from what its queue message carries, after the job store lost
+/// the record (a Redis restart without persistence, a flush, an eviction). Written with
+/// `JobStore::restore`, which never overwrites a record that exists. What earlier attempts
+/// did is lost with the record: the job starts over.
+pub fn recreate(id: JobId, seed: JobSeed) -> JobRecord {
+    queued(id, seed)
+}
+
+fn queued(id: JobId, seed: JobSeed) -> JobRecord {
+    let JobSeed {
+        created_at,
+        expires_at,
+        params,
+        input,
+    } = seed;
     JobRecord {
         id,
         state: JobState::Queued,
-        created_at: now,
+        created_at,
         started_at: None,
         finished_at: None,
         expires_at,
@@ -142,8 +178,10 @@ pub fn create(
     }
 }
 
-/// `worker_id` starts a new attempt on the job.
+/// `worker_id` starts a new attempt on the job, as read in `current`; it takes the job over
+/// from the attempt that owned it.
 pub fn start(current: JobRecord, worker_id: &str, now: DateTime<Utc>) -> GuardedUpdate {
+    let read = current.attempts;
     let mut next = current;
     next.state = JobState::Processing;
     next.started_at = Some(now);
@@ -151,11 +189,13 @@ pub fn start(current: JobRecord, worker_id: &str, now: DateTime<Utc>) -> Guarded
     next.worker_id = Some(worker_id.to_string());
     // A failure of an earlier attempt no longer describes the job.
     next.error = None;
-    GuardedUpdate::new(STARTABLE, next)
+    GuardedUpdate::new(STARTABLE, read, next)
 }
 
-/// The running job produced `output` (already stored as its result).
+/// The running job produced `output` (already stored as its attempt's result). `running`
+/// is the record its `start` wrote: only that attempt may finish the job.
 pub fn succeed(running: JobRecord, output: JobOutput, now: DateTime<Utc>) -> GuardedUpdate {
+    let attempt = running.attempts;
     let mut next = running;
     next.state = JobState::Succeeded;
     next.finished_at = Some(now);
@@ -164,21 +204,25 @@ pub fn succeed(running: JobRecord, output: JobOutput, now: DateTime<Utc>) -> Gua
     next.faces_restored = Some(output.faces_restored);
     next.timings_ms = output.timings;
     next.notes.extend(output.notes);
-    GuardedUpdate::new(FINISHABLE, next)
+    GuardedUpdate::new(FINISHABLE, attempt, next)
 }
 
-/// The running job can never succeed (a bad image, a missing input).
+/// The running job can never succeed (a bad image, a missing input). `running` is the
+/// record its `start` wrote.
 pub fn fail(running: JobRecord, failure: JobFailure, now: DateTime<Utc>) -> GuardedUpdate {
+    let attempt = running.attempts;
     let mut next = running;
     next.state = JobState::Failed;
     next.finished_at = Some(now);
     next.error = Some(failure);
-    GuardedUpdate::new(FINISHABLE, next)
+    GuardedUpdate::new(FINISHABLE, attempt, next)
 }
 
 /// The job's message went past the delivery limit: fail it with `gave-up` so its owner
-/// sees a final state, unless it already reached one.
+/// sees a final state, unless it already reached one or another attempt started since
+/// `current` was read (that attempt has a message of its own).
 pub fn give_up(current: JobRecord, now: DateTime<Utc>) -> GuardedUpdate {
+    let read = current.attempts;
     let message = format!(
         "processing failed {} times; giving up",
         current.attempts.max(1)
@@ -190,15 +234,17 @@ pub fn give_up(current: JobRecord, now: DateTime<Utc>) -> GuardedUpdate {
         code: ErrorCode::GaveUp,
         message,
     });
-    GuardedUpdate::new(ABANDONABLE, next)
+    GuardedUpdate::new(ABANDONABLE, read, next)
 }
 
 /// The worker hands the job back to the queue (retry or shutdown): show it queued again.
-/// Everything else, attempts included, stays as the last attempt left it.
-pub fn requeue(current: JobRecord) -> GuardedUpdate {
-    let mut next = current;
+/// `running` is the record its `start` wrote: an attempt that lost the job hands nothing
+/// back. Everything else, attempts included, stays as the attempt left it.
+pub fn requeue(running: JobRecord) -> GuardedUpdate {
+    let attempt = running.attempts;
+    let mut next = running;
     next.state = JobState::Queued;
-    GuardedUpdate::new(REQUEUEABLE, next)
+    GuardedUpdate::new(REQUEUEABLE, attempt, next)
 }
 
 /// Why a job's data is being destroyed.

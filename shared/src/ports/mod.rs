@@ -2,10 +2,12 @@
 //! embedded one (in-process, memory, local directory); both pass the same contract suite
 //! (`crate::contract`, built with the `testing` feature).
 
-mod blob;
+pub mod blob;
 mod queue;
 mod store;
 
-pub use blob::{Blob, BlobError, BlobKey, BlobStore};
+pub use blob::{
+    Blob, BlobError, BlobKey, BlobStore, JobObjects, KeyExpiry, ListedObject, ObjectPage,
+};
 pub use queue::{Acker, Consumer, Delivery, JobQueue, QueueError, QueueStats, TraceHeaders};
 pub use store::{EventStream, JobStore, StoreError, Transition};

@@ -39,11 +39,17 @@ pub trait JobStore: Send + Sync + 'static {
     /// state. The record comes from `lifecycle::create`.
     async fn create(&self, record: &JobRecord, record_ttl: Duration) -> Result<(), StoreError>;
 
+    /// Writes a record recreated after the store lost it (from `lifecycle::recreate`) as
+    /// `create` does, unless a record of the job exists: then nothing is written, so two
+    /// workers recreating one job cannot undo each other's progress. Returns whether it
+    /// wrote.
+    async fn restore(&self, record: &JobRecord, record_ttl: Duration) -> Result<bool, StoreError>;
+
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError>;
 
     /// Replaces the record with `update.next()` only if the stored job passes
-    /// `update.guard()`, atomically, then publishes the new state. Updates come from
-    /// [`crate::job::lifecycle`].
+    /// `update.guard()` (its state and its attempt), atomically, then publishes the new
+    /// state. Updates come from [`crate::job::lifecycle`].
     async fn transition(&self, update: &GuardedUpdate) -> Result<Transition, StoreError>;
 
     /// Publishes a progress event (no write).

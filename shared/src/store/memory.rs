@@ -32,6 +32,16 @@ impl State {
         self.records.get_mut(&id).map(|(record, _)| record)
     }
 
+    /// Keeps the queued index in step with `record`'s state.
+    fn index_queued(&mut self, record: &JobRecord) {
+        let entry = (record.created_at, record.id);
+        if record.state == JobState::Queued {
+            self.queued.insert(entry);
+        } else {
+            self.queued.remove(&entry);
+        }
+    }
+
     fn set_purge_due(&mut self, id: JobId, due: DateTime<Utc>) {
         if let Some(old) = self.purge_due.insert(id, due) {
             self.purge_order.remove(&(old, id));
@@ -55,6 +65,23 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Writes `record` (over an existing one only when `overwrite`) and publishes its
+    /// state; returns whether it wrote.
+    fn insert(&self, record: &JobRecord, record_ttl: Duration, overwrite: bool) -> bool {
+        {
+            let mut state = self.lock();
+            if !overwrite && state.live_record(record.id).is_some() {
+                return false;
+            }
+            state
+                .records
+                .insert(record.id, (record.clone(), Instant::now() + record_ttl));
+            state.index_queued(record);
+        }
+        self.hub.publish(JobEvent::state_of(record));
+        true
+    }
 }
 
 #[async_trait]
@@ -65,17 +92,12 @@ impl JobStore for MemoryStore {
     }
 
     async fn create(&self, record: &JobRecord, record_ttl: Duration) -> Result<(), StoreError> {
-        {
-            let mut state = self.lock();
-            state
-                .records
-                .insert(record.id, (record.clone(), Instant::now() + record_ttl));
-            if record.state == JobState::Queued {
-                state.queued.insert((record.created_at, record.id));
-            }
-        }
-        self.hub.publish(JobEvent::state_of(record));
+        self.insert(record, record_ttl, true);
         Ok(())
+    }
+
+    async fn restore(&self, record: &JobRecord, record_ttl: Duration) -> Result<bool, StoreError> {
+        Ok(self.insert(record, record_ttl, false))
     }
 
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {
@@ -95,9 +117,8 @@ impl JobStore for MemoryStore {
                 });
             }
             *current = next.clone();
-            if next.state != JobState::Queued {
-                state.queued.remove(&(next.created_at, next.id));
-            }
+            // A requeued job is queued again: back in the index (the oldest-job metric).
+            state.index_queued(next);
         }
         self.hub.publish(update.event());
         Ok(Transition::Applied)

@@ -32,6 +32,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A command without an answer within this time fails (and its connection is dropped).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+static CREATE: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("redis/create.lua")));
 static TRANSITION: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(include_str!("redis/transition.lua")));
 static CLAIM_DUE: LazyLock<redis::Script> =
@@ -160,6 +162,51 @@ impl RedisStore {
     fn keys(&self) -> &Keys {
         &self.inner.keys
     }
+
+    /// The keys and arguments both scripts that write a record start with: the job hash,
+    /// the queued index and the events channel; the new state, the record, its event, the
+    /// id and the record's queued index score.
+    fn record_write<'s>(
+        &self,
+        script: &'s redis::Script,
+        record: &JobRecord,
+        event: &JobEvent,
+    ) -> Result<redis::ScriptInvocation<'s>, StoreError> {
+        let json = serde_json::to_string(record)
+            .map_err(|e| StoreError::Data(format!("encoding record: {e}")))?;
+        let mut invocation = script.key(self.keys().job(record.id));
+        invocation
+            .key(self.keys().queued())
+            .key(self.keys().events(record.id))
+            .arg(record.state.as_str())
+            .arg(json)
+            .arg(event_json(event)?)
+            .arg(record.id.to_string())
+            .arg(score(record.created_at));
+        Ok(invocation)
+    }
+
+    /// Runs `create.lua`; `keep_existing` makes it write only when no record exists.
+    async fn write_record(
+        &self,
+        record: &JobRecord,
+        record_ttl: Duration,
+        keep_existing: bool,
+    ) -> Result<bool, StoreError> {
+        let ttl_ms = i64::try_from(record_ttl.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let mut invocation = self.record_write(&CREATE, record, &JobEvent::state_of(record))?;
+        invocation
+            .arg(ttl_ms)
+            .arg(if keep_existing { "1" } else { "0" });
+        let mut conn = self.conn().await?;
+        let written: i64 = invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable("writing job record"))?;
+        Ok(written == 1)
+    }
 }
 
 #[async_trait]
@@ -172,35 +219,13 @@ impl JobStore for RedisStore {
     }
 
     async fn create(&self, record: &JobRecord, record_ttl: Duration) -> Result<(), StoreError> {
-        let json = serde_json::to_string(record)
-            .map_err(|e| StoreError::Data(format!("encoding record: {e}")))?;
-        let event = event_json(&JobEvent::state_of(record))?;
-        let key = self.keys().job(record.id);
-        let ttl_ms = i64::try_from(record_ttl.as_millis())
-            .unwrap_or(i64::MAX)
-            .max(1);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset_multiple(
-                &key,
-                &[("state", record.state.as_str()), ("record", json.as_str())],
-            )
-            .ignore()
-            .pexpire(&key, ttl_ms)
-            .ignore();
-        if record.state == JobState::Queued {
-            pipe.zadd(
-                self.keys().queued(),
-                record.id.to_string(),
-                score(record.created_at),
-            )
-            .ignore();
-        }
-        pipe.publish(self.keys().events(record.id), event).ignore();
-        let mut conn = self.conn().await?;
-        pipe.query_async::<()>(&mut conn)
+        self.write_record(record, record_ttl, false)
             .await
-            .map_err(unavailable("creating job record"))
+            .map(|_| ())
+    }
+
+    async fn restore(&self, record: &JobRecord, record_ttl: Duration) -> Result<bool, StoreError> {
+        self.write_record(record, record_ttl, true).await
     }
 
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {
@@ -218,19 +243,10 @@ impl JobStore for RedisStore {
 
     async fn transition(&self, update: &GuardedUpdate) -> Result<Transition, StoreError> {
         let next = update.next();
-        let json = serde_json::to_string(next)
-            .map_err(|e| StoreError::Data(format!("encoding record: {e}")))?;
-        let event = event_json(&update.event())?;
-        let mut invocation = TRANSITION.key(self.keys().job(next.id));
-        invocation
-            .key(self.keys().queued())
-            .key(self.keys().events(next.id))
-            .arg(next.state.as_str())
-            .arg(json)
-            .arg(event)
-            .arg(next.id.to_string());
-        // The script checks the guard as `Guard::admits` does: the stored state is one of
-        // these.
+        let mut invocation = self.record_write(&TRANSITION, next, &update.event())?;
+        // The script checks the guard as `Guard::admits` does: the stored job is at this
+        // attempt, in one of these states.
+        invocation.arg(update.guard().attempt());
         for state in update.guard().states() {
             invocation.arg(state.as_str());
         }

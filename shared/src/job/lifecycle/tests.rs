@@ -52,12 +52,17 @@ fn output() -> JobOutput {
     }
 }
 
-/// The states from which `update` may be written, found by asking its guard.
+/// The states from which `update` may be written (with the attempt it requires), found by
+/// asking its guard.
 fn admitted_from(update: &GuardedUpdate) -> Vec<JobState> {
     JobState::ALL
         .iter()
         .copied()
-        .filter(|state| update.guard().admits(&with_state(*state)))
+        .filter(|state| {
+            let mut stored = with_state(*state);
+            stored.attempts = update.guard().attempt();
+            update.guard().admits(&stored)
+        })
         .collect()
 }
 
@@ -227,4 +232,61 @@ fn delete_and_expire_announce_their_final_state() {
             state: JobState::Expired
         }
     );
+}
+
+#[test]
+fn every_update_requires_the_attempt_it_was_made_for() {
+    let job = running();
+    assert_eq!(job.attempts, 1);
+    assert_eq!(start(queued(), "worker-a", at(1)).guard().attempt(), 0);
+    assert_eq!(start(job.clone(), "worker-b", at(6)).guard().attempt(), 1);
+    assert_eq!(succeed(job.clone(), output(), at(9)).guard().attempt(), 1);
+    let failure = JobFailure {
+        code: ErrorCode::CorruptImage,
+        message: "truncated".into(),
+    };
+    assert_eq!(fail(job.clone(), failure, at(9)).guard().attempt(), 1);
+    assert_eq!(requeue(job.clone()).guard().attempt(), 1);
+    assert_eq!(give_up(job, at(9)).guard().attempt(), 1);
+}
+
+#[test]
+fn an_attempt_that_lost_the_job_can_neither_finish_nor_requeue_it() {
+    let first = running();
+    // A redelivery takes the job over while the first attempt still runs.
+    let second = start(first.clone(), "worker-b", at(6)).into_next();
+    assert_eq!(second.attempts, 2);
+    let failure = JobFailure {
+        code: ErrorCode::CorruptImage,
+        message: "truncated".into(),
+    };
+    for stale in [
+        succeed(first.clone(), output(), at(9)),
+        fail(first.clone(), failure.clone(), at(9)),
+        requeue(first.clone()),
+        start(first.clone(), "worker-c", at(9)),
+    ] {
+        assert!(
+            !stale.guard().admits(&second),
+            "{:?} from attempt 1 must not land on attempt 2",
+            stale.next().state
+        );
+    }
+    assert!(
+        succeed(second.clone(), output(), at(9))
+            .guard()
+            .admits(&second)
+    );
+    assert!(requeue(second.clone()).guard().admits(&second));
+    assert!(fail(second.clone(), failure, at(9)).guard().admits(&second));
+}
+
+#[test]
+fn recreate_queues_the_job_as_it_was_accepted() {
+    let accepted = queued();
+    let seed = JobSeed::of(&accepted);
+    let again = recreate(accepted.id, seed);
+    assert_eq!(again, accepted);
+    assert_eq!(again.state, JobState::Queued);
+    assert_eq!(again.attempts, 0);
 }
