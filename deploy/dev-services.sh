@@ -132,10 +132,13 @@ redis_start() {
     fi
     apt_install redis-server
     mkdir -p "$dir"
-    # No persistence: test data only, and nothing to clean up between runs.
+    # Run as production should (docs/deploy.md, "Redis durability"): append-only file in
+    # $dir, flushed every second, and writes refused rather than keys evicted when full.
+    # Tests use unique key prefixes and delete them, so what persists between runs is
+    # only what a failed test left behind.
     redis-server --daemonize yes --bind 127.0.0.1 --port $REDIS_PORT --protected-mode yes \
         --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
-        --save "" --appendonly no 9>&-
+        --save "" --appendonly yes --appendfsync everysec --maxmemory-policy noeviction 9>&-
     wait_for 30 "redis is up" redis_ping || die "redis did not answer (log: $dir/redis.log)"
 }
 

@@ -14,7 +14,8 @@
 #                             PyYAML, hadolint and shellcheck (binaries from their wheels)
 # The first run takes a few minutes (mostly compiling helm); later runs take seconds.
 #
-# buildx-<version>/bin/buildx, for the images' build plan, is built there like helm.
+# buildx-<version>/bin/buildx, for the images' build plan, and promtool-<version>/bin/promtool,
+# for the Prometheus rules' unit tests, are built there like helm.
 #
 # Prints one line per check and a summary; exits non-zero when any check fails.
 # Functions run indirectly (through with_lock and check): not unreachable.
@@ -28,7 +29,12 @@ HELM_VERSION="v3.22.0"
 # buildx (Docker's build client) resolves deploy/docker-bake.hcl into the build plan with
 # `bake --print`, which needs no Docker engine.
 BUILDX_VERSION="v0.38.2"
-# The oldest Go that builds both: buildx's go.mod asks for it (helm's for 1.26.0).
+# promtool (Prometheus's rule checker and unit-test runner): the Go module version of
+# Prometheus 3.16.0. It is the one 3.x module that `go install` can build: the others
+# carry replace or exclude directives, which it refuses. The rules use nothing newer than
+# compose's server (prom/prometheus:v3.5.0) evaluates.
+PROMTOOL_VERSION="v0.316.0"
+# The oldest Go that builds all three: buildx's go.mod asks for it (helm's for 1.26.0).
 GO_MIN_VERSION="1.26.8"
 # The Kubernetes version manifests are validated against (kubernetes-validate ships
 # its schemas; keep the two in step).
@@ -101,12 +107,14 @@ find_go() {
     fi
 }
 
-# go_install NAME PACKAGE VERSION: builds PACKAGE@VERSION into $CACHE/NAME-VERSION/bin/NAME
-# once (staged, then moved, so an interrupted build leaves nothing half-made behind).
+# go_install NAME PACKAGE VERSION [PROBE]: builds PACKAGE@VERSION into
+# $CACHE/NAME-VERSION/bin/NAME once (staged, then moved, so an interrupted build leaves
+# nothing half-made behind). PROBE (default `version`) is the argument that proves a cached
+# binary runs.
 go_install() {
-    local name=$1 package=$2 version=$3
+    local name=$1 package=$2 version=$3 probe=${4:-version}
     local dir="$CACHE/$name-$version"
-    [[ -x "$dir/bin/$name" ]] && "$dir/bin/$name" version >/dev/null 2>&1 && return 0
+    [[ -x "$dir/bin/$name" ]] && "$dir/bin/$name" "$probe" >/dev/null 2>&1 && return 0
     local go
     go="$(find_go)" || {
         log "$name is built with Go, and no Go toolchain was found."
@@ -129,6 +137,7 @@ go_install() {
 
 install_helm() { go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"; }
 install_buildx() { go_install buildx github.com/docker/buildx/cmd/buildx "$BUILDX_VERSION"; }
+install_promtool() { go_install promtool github.com/prometheus/prometheus/cmd/promtool "$PROMTOOL_VERSION" --version; }
 
 install_venv() {
     [[ -f "$VENV/.installed" ]] && return 0
@@ -167,6 +176,9 @@ say "helm $("$HELM" version --template '{{.Version}}' 2>/dev/null) ($HELM_VERSIO
 BUILDX="$CACHE/buildx-$BUILDX_VERSION/bin/buildx"
 with_lock install_buildx
 say "buildx $BUILDX_VERSION"
+PROMTOOL="$CACHE/promtool-$PROMTOOL_VERSION/bin/promtool"
+with_lock install_promtool
+say "promtool $PROMTOOL_VERSION"
 
 # The checks that need more than a one-liner are Python, kept in this file so that the
 # script is one self-contained file.
@@ -177,6 +189,7 @@ import copy
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 
@@ -254,7 +267,21 @@ REQUIRED_ALERTS = {
     "FacefixOldestJobTooOld",
     "FacefixPurgeLagging",
     "FacefixWorkerNotReady",
+    "FacefixSweeperDown",
+    "FacefixSweeperStale",
+    "FacefixSweeperStoreUnreachable",
 }
+# The autoscaling signal (ready + held messages), recorded in compose and by the chart.
+WORK_SIGNAL = "facefix:queue_work:messages"
+
+
+def recorded(groups):
+    """{record name: its labels} of the recording rules in `groups`."""
+    return {r["record"]: r.get("labels", {}) for g in groups or [] for r in g.get("rules", []) if "record" in r}
+
+
+def compose_rule_groups():
+    return load_yaml_docs(os.path.join(ROOT, "deploy/prometheus/alerts.yml"))[0]["groups"]
 
 
 def check_rules(groups, where, known_metrics):
@@ -368,17 +395,25 @@ def check_rendered(path, existing_secret, existing_claims):
             fail(f"{ident}: selects no Service of the release")
 
     alert_names = set()
+    records = {}
     for pr in by_kind.get("PrometheusRule", {}).values():
         ident = f"{name}: PrometheusRule/{pr['metadata']['name']}"
         if pr.get("apiVersion") != "monitoring.coreos.com/v1":
             fail(f"{ident}: apiVersion must be monitoring.coreos.com/v1")
         alert_names |= check_rules(pr.get("spec", {}).get("groups"), ident, known_metrics)
+        records.update(recorded(pr.get("spec", {}).get("groups")))
     if by_kind.get("PrometheusRule"):
+        compose_records = set(recorded(compose_rule_groups()))
+        if set(records) != compose_records:
+            fail(f"{name}: recording rules differ between the chart {sorted(records)} and "
+                 f"deploy/prometheus/alerts.yml {sorted(compose_records)}")
+    # With only the HPA or KEDA on, the PrometheusRule carries the recording rule alone.
+    if alert_names:
         missing = REQUIRED_ALERTS - alert_names
         if missing:
             fail(f"{name}: PrometheusRule lacks the alerts {sorted(missing)}")
         compose_alerts = set()
-        for g in load_yaml_docs(os.path.join(ROOT, "deploy/prometheus/alerts.yml"))[0]["groups"]:
+        for g in compose_rule_groups():
             compose_alerts |= {r["alert"] for r in g["rules"] if "alert" in r}
         if compose_alerts != alert_names:
             fail(f"{name}: alerts differ between the chart and deploy/prometheus/alerts.yml: "
@@ -414,6 +449,21 @@ def check_rendered(path, existing_secret, existing_claims):
                     fail(f"{ident}: rabbitmq mode must be QueueLength or MessageRate")
                 if "host" not in md and "hostFromEnv" not in md and not t.get("authenticationRef"):
                     fail(f"{ident}: rabbitmq trigger has no host and no authenticationRef")
+            if t["type"] == "prometheus":
+                for key in ("serverAddress", "query", "threshold"):
+                    if not md.get(key):
+                        fail(f"{ident}: prometheus trigger needs metadata.{key}")
+                if md.get("ignoreNullValues") != "false":
+                    fail(f"{ident}: prometheus trigger must set ignoreNullValues \"false\": an absent work "
+                         "series would read as 0 and scale the workers to zero while work remains")
+                query = re.fullmatch(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\}", md.get("query", ""))
+                if not query or query.group(1) != WORK_SIGNAL:
+                    fail(f"{ident}: the query must select the recorded {WORK_SIGNAL}, got {md.get('query')!r}")
+                elif WORK_SIGNAL not in records:
+                    fail(f"{ident}: queries {WORK_SIGNAL}, which no rendered PrometheusRule records")
+                elif dict(re.findall(r'(\w+)="([^"]*)"', query.group(2))) != records[WORK_SIGNAL]:
+                    fail(f"{ident}: query labels {query.group(2)!r} are not those of the recorded series "
+                         f"{records[WORK_SIGNAL]}")
             ref = (t.get("authenticationRef") or {}).get("name")
             if ref and ref not in by_kind.get("TriggerAuthentication", {}):
                 fail(f"{ident}: authenticationRef {ref!r} is not rendered")
@@ -526,8 +576,14 @@ def check_rendered(path, existing_secret, existing_claims):
                 ext = m["external"]
                 if ext["target"]["type"] != "AverageValue":
                     fail(f"{ident}: the backlog metric must be AverageValue (messages per worker)")
-                if not ext["metric"]["name"].startswith("facefix_queue_messages"):
-                    warn(f"{ident}: external metric {ext['metric']['name']} is not a queue metric")
+                # prometheus-adapter serves the recorded work series; the HPA's selector
+                # must pick this release's copy of it.
+                wanted = records.get(WORK_SIGNAL)
+                selector = (ext["metric"].get("selector") or {}).get("matchLabels", {})
+                if wanted is None:
+                    fail(f"{ident}: reads the work series, which no rendered PrometheusRule records ({WORK_SIGNAL})")
+                elif any(wanted.get(k) != v for k, v in selector.items()):
+                    fail(f"{ident}: metric selector {selector} does not match the recorded series' labels {wanted}")
         if "behavior" in hpa["spec"] and hpa["spec"]["behavior"].get("scaleDown", {}).get("stabilizationWindowSeconds", 300) < 60:
             fail(f"{ident}: scale-down stabilisation under 60 s flaps")
     if by_kind.get("ScaledObject") and any(
@@ -615,6 +671,9 @@ def check_compose():
     names = check_rules(rules.get("groups"), "deploy/prometheus/alerts.yml", metric_names_from_source())
     if REQUIRED_ALERTS - names:
         fail(f"deploy/prometheus/alerts.yml lacks {sorted(REQUIRED_ALERTS - names)}")
+    if WORK_SIGNAL not in recorded(rules.get("groups")):
+        fail(f"deploy/prometheus/alerts.yml does not record the autoscaling signal {WORK_SIGNAL}")
+    check_redis_durability(compose)
 
     # Grafana provisioning and the shared dashboard.
     for sub in ("datasources", "dashboards"):
@@ -641,6 +700,35 @@ def check_compose():
                 if ext not in (cfg.get("extensions") or {}):
                     fail(f"deploy/{path}: undefined extension {ext}")
     finish_or_continue()
+
+
+# The purge schedule, the job records and the events live in Redis: it must keep them
+# across a restart (append-only file, fsync every second) and never evict them when full.
+REDIS_DURABILITY = (("appendonly", "yes"), ("appendfsync", "everysec"), ("maxmemory-policy", "noeviction"))
+
+
+def redis_flag_problems(where, command):
+    return [f"{where}: Redis runs without --{flag} {value}" for flag, value in REDIS_DURABILITY
+            if not re.search(rf"--{re.escape(flag)}\s+['\"]?{value}\b", command)]
+
+
+def check_redis_durability(compose):
+    redis = compose.get("services", {}).get("redis", {})
+    command = redis.get("command", "")
+    command = " ".join(command) if isinstance(command, list) else str(command)
+    for problem in redis_flag_problems("docker-compose.yml", command):
+        fail(problem)
+    # The append-only file is in the image's working directory, /data: a volume keeps it.
+    mounts = [str(v) for v in redis.get("volumes", [])]
+    data = [m.split(":")[0] for m in mounts if m.split(":")[1:2] == ["/data"]]
+    if not data or data[0] not in (compose.get("volumes") or {}):
+        fail("docker-compose.yml: redis needs a named volume at /data for its append-only file")
+    with open(os.path.join(ROOT, "deploy/dev-services.sh")) as f:
+        for problem in redis_flag_problems("deploy/dev-services.sh", f.read()):
+            fail(problem)
+    # Negative control: the flags this check exists for, missing, must be caught.
+    expect_caught("a Redis without an append-only file", redis_flag_problems("copy", "redis-server --appendonly no"),
+                  "--appendonly yes")
 
 
 def check_dashboard(path):
@@ -1103,6 +1191,89 @@ def check_compile_once(plan_path, ci_plan_path):
 
 
 # --------------------------------------------------------------------------------------
+# Prometheus rules under `promtool test rules`: compose's and the chart's
+
+
+SHARED_RULE_TESTS = "deploy/prometheus/tests/rules.test.yml"
+COMPOSE_ONLY_RULE_TESTS = "deploy/prometheus/tests/compose-only.test.yml"
+CHART_ONLY_RULE_TESTS = "helm/facefix/ci/prometheusrule.test.yml"
+# What check-deploy renders the chart as: release and namespace `facefix`.
+CHART_RELEASE = "facefix"
+
+
+def without_annotations(groups):
+    """The groups with their alerts' annotations removed: prose, not behaviour, and
+    different in compose and the chart (promtool compares them verbatim)."""
+    groups = copy.deepcopy(groups)
+    for g in groups:
+        for r in g.get("rules", []):
+            r.pop("annotations", None)
+    return groups
+
+
+def to_chart_scope(node):
+    """A compose rule test in the chart's terms: scrape job X becomes the release's Service."""
+    roles = ("api", "worker", "sweeper")
+    if isinstance(node, str):
+        return re.sub(r'\bjob="(api|worker|sweeper)"',
+                      lambda m: f'namespace="{CHART_RELEASE}", service="{CHART_RELEASE}-{m.group(1)}"', node)
+    if isinstance(node, list):
+        return [to_chart_scope(v) for v in node]
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "job" and v in roles:
+                out.update(namespace=CHART_RELEASE, service=f"{CHART_RELEASE}-{v}")
+            else:
+                out[k] = to_chart_scope(v)
+        return out
+    return node
+
+
+def write_rule_case(out_dir, groups, tests):
+    """Writes `rules.yml` (as deployed), `under-test.yml` (no annotations) and each test file
+    of `tests` ({name: parsed test}) pointed at under-test.yml, into out_dir."""
+    os.makedirs(out_dir, exist_ok=True)
+    for fname, data in (("rules.yml", groups), ("under-test.yml", without_annotations(groups))):
+        with open(os.path.join(out_dir, fname), "w") as f:
+            yaml.safe_dump({"groups": data}, f, sort_keys=False)
+    for fname, test in tests.items():
+        test = dict(test, rule_files=["under-test.yml"])
+        with open(os.path.join(out_dir, fname), "w") as f:
+            yaml.safe_dump(test, f, sort_keys=False)
+
+
+def prepare_rule_tests(out_dir, rendered_path, promtool):
+    """The inputs of the promtool checks: compose's rules with their tests, and the groups of
+    the chart's rendered PrometheusRule with the shared tests in its terms plus its own. Runs
+    the negative control itself: compose's rules with the old ready-only signal must fail."""
+    def test(rel):
+        return load_yaml_docs(os.path.join(ROOT, rel))[0]
+
+    shared = test(SHARED_RULE_TESTS)
+    compose_groups = compose_rule_groups()
+    write_rule_case(os.path.join(out_dir, "compose"), compose_groups,
+                    {"shared.test.yml": shared, "compose-only.test.yml": test(COMPOSE_ONLY_RULE_TESTS)})
+    chart_groups = [g for o in load_yaml_docs(rendered_path) if o["kind"] == "PrometheusRule"
+                    for g in o["spec"]["groups"]]
+    if not chart_groups:
+        fail(f"{rendered_path}: no PrometheusRule groups to test")
+    write_rule_case(os.path.join(out_dir, "chart"), chart_groups,
+                    {"shared.test.yml": to_chart_scope(shared), "chart-only.test.yml": test(CHART_ONLY_RULE_TESTS)})
+    ready_only = copy.deepcopy(compose_groups)
+    for g in ready_only:
+        for r in g["rules"]:
+            if r.get("record") == WORK_SIGNAL:
+                r["expr"] = 'max(facefix_queue_messages{job="api", queue="ready"})'
+    control = os.path.join(out_dir, "ready-only")
+    write_rule_case(control, ready_only, {"shared.test.yml": shared})
+    run = subprocess.run([promtool, "test", "rules", os.path.join(control, "shared.test.yml")],
+                         capture_output=True, text=True, check=False)
+    expect_caught("a ready-only work signal", [run.stdout + run.stderr] if run.returncode else [], WORK_SIGNAL)
+    finish()
+
+
+# --------------------------------------------------------------------------------------
 # Environment variables the deployment sets vs the flags the binary defines
 
 
@@ -1202,6 +1373,8 @@ if __name__ == "__main__":
         broken_copy(sys.argv[2], sys.argv[3], sys.argv[4])
     elif mode == "env":
         check_env()
+    elif mode == "rule-tests":
+        prepare_rule_tests(sys.argv[2], sys.argv[3], sys.argv[4])
     elif mode == "values-docs":
         check_values_docs(sys.argv[2])
     elif mode == "ci-runs-test-script":
@@ -1302,6 +1475,8 @@ expect_rejected "an unknown top-level key (schema)" "replicas" 'replicas: 3'
 expect_rejected "an unknown models.source (schema)" "source" 'models: {source: s3}'
 expect_rejected "a malformed sha256 (schema)" "sha256" 'models: {source: fetch, items: [{name: x, file: x.onnx, url: "https://example.com/x.onnx", sha256: abc}]}'
 expect_rejected "HPA and KEDA together (helper, with fix)" "Fix: keep one" 'worker: {autoscaling: {hpa: {enabled: true}, keda: {enabled: true}}}'
+expect_rejected "autoscaling without the ServiceMonitor that feeds its series (helper, with fix)" "Fix: --set metrics.serviceMonitor.enabled=true" 'worker: {autoscaling: {keda: {enabled: true}}}'
+expect_rejected "a KEDA Prometheus address that is no URL (schema)" "serverAddress" 'worker: {autoscaling: {keda: {enabled: true, prometheus: {serverAddress: prometheus}}}, metrics: {serviceMonitor: {enabled: true}}}'
 expect_rejected "a grace period shorter than the drain (helper, with fix)" "Fix: --set worker.terminationGracePeriodSeconds" 'worker: {terminationGracePeriodSeconds: 20}'
 expect_rejected "models.source=pvc without a claim (helper, with fix)" "Fix: --set models.persistence.existingClaim" 'models: {source: pvc}'
 expect_rejected "a GPU worker forced to cpu (helper, with fix)" "Fix: --set worker.device=cuda" 'worker: {gpu: {enabled: true}, device: cpu}'
@@ -1340,6 +1515,22 @@ say "==> docker-compose, Prometheus, Grafana, OpenTelemetry"
 check_schema "deploy/docker-compose.yml" compose-spec services
 check "docker-compose.yml: services, mounts, .env.example, scrape targets, alerts, dashboard" \
     "$PY" "$CHECKER" compose
+
+# ---------------------------------------------------------------------------------------
+say ""
+say "==> Prometheus rules: promtool check and unit tests"
+# The compose rules as they are, and the groups of the chart's PrometheusRule as rendered
+# with gpu-hpa-values.yaml (alerts on, default thresholds); the tests run on copies without
+# annotations (see deploy/prometheus/tests/rules.test.yml).
+RULE_TESTS="$WORK/rule-tests"
+check "rule tests prepared (compose's rules, the chart's rendered PrometheusRule); they reject the old ready-only signal" \
+    "$PY" "$CHECKER" rule-tests "$RULE_TESTS" "$WORK/rendered-gpu-hpa.yaml" "$PROMTOOL"
+check "promtool check rules deploy/prometheus/alerts.yml" "$PROMTOOL" check rules deploy/prometheus/alerts.yml
+check "promtool check rules: the chart's rendered PrometheusRule" "$PROMTOOL" check rules "$RULE_TESTS/chart/rules.yml"
+check "promtool test rules: compose (each alert fires when it must and stays quiet otherwise; work = ready + held)" \
+    "$PROMTOOL" test rules "$RULE_TESTS/compose/shared.test.yml" "$RULE_TESTS/compose/compose-only.test.yml"
+check "promtool test rules: the chart's PrometheusRule (the same cases in its labels, and its own)" \
+    "$PROMTOOL" test rules "$RULE_TESTS/chart/shared.test.yml" "$RULE_TESTS/chart/chart-only.test.yml"
 
 # ---------------------------------------------------------------------------------------
 say ""

@@ -4,8 +4,8 @@
 //! (routes as patterns, stages, outcomes, error codes), never job ids.
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 use std::sync::LazyLock;
 
@@ -20,6 +20,11 @@ const STAGE_BUCKETS: &[f64] = &[
 const FACE_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0];
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0];
 const BYTE_BUCKETS: &[f64] = &[16e3, 64e3, 256e3, 1e6, 4e6, 16e6, 64e6];
+
+/// `queue` label of `facefix_queue_deliveries_held`: deliveries from the job queue.
+pub const HELD_JOBS: &str = "jobs";
+/// `queue` label of `facefix_queue_deliveries_held`: deliveries from the dead-letter queue.
+pub const HELD_DEAD_LETTERS: &str = "dead";
 
 /// The metrics of this process. Roles register only what they use; unused series stay empty.
 pub struct Metrics {
@@ -37,6 +42,7 @@ pub struct Metrics {
     pub jobs_in_flight: IntGauge,
     pub job_retries_total: IntCounterVec,
     pub queue_messages: IntGaugeVec,
+    pub queue_deliveries_held: IntGaugeVec,
     pub queue_oldest_job_age_seconds: Gauge,
     pub purges_total: IntCounterVec,
     pub purge_errors_total: IntCounterVec,
@@ -44,6 +50,8 @@ pub struct Metrics {
     pub reconciled_objects_total: IntCounterVec,
     pub reconcile_errors_total: IntCounterVec,
     pub reconcile_last_success_timestamp_seconds: Gauge,
+    pub sweeper_last_success_timestamp_seconds: Gauge,
+    pub sweeper_schedule_errors_total: IntCounter,
 }
 
 /// Registers a freshly built metric; a failure is a programming error caught by the tests.
@@ -109,6 +117,23 @@ impl Metrics {
                 &["queue"],
             ),
         );
+        let queue_deliveries_held = register(
+            &registry,
+            "facefix_queue_deliveries_held",
+            IntGaugeVec::new(
+                Opts::new(
+                    "facefix_queue_deliveries_held",
+                    "Deliveries this process holds: handed out by the queue, not yet acked, requeued, \
+                     dead-lettered or dropped (jobs = the job queue, dead = the dead-letter queue). \
+                     The broker's ready count leaves them out; the autoscaling signal adds them.",
+                ),
+                &["queue"],
+            ),
+        );
+        // Both series exist from the start: an idle worker reports 0, not nothing.
+        for queue in [HELD_JOBS, HELD_DEAD_LETTERS] {
+            queue_deliveries_held.with_label_values(&[queue]).set(0);
+        }
         let jobs_in_flight = register(
             &registry,
             "facefix_jobs_in_flight",
@@ -192,6 +217,7 @@ impl Metrics {
                 &["reason"],
             ),
             queue_messages,
+            queue_deliveries_held,
             queue_oldest_job_age_seconds: gauge(
                 &registry,
                 "facefix_queue_oldest_job_age_seconds",
@@ -231,6 +257,20 @@ impl Metrics {
                 "facefix_reconcile_last_success_timestamp_seconds",
                 "Unix time at which the last reconciliation pass without errors ended.",
             ),
+            sweeper_last_success_timestamp_seconds: gauge(
+                &registry,
+                "facefix_sweeper_last_success_timestamp_seconds",
+                "Unix time of the sweeper's last sweep that read the schedule and purged all it \
+                 claimed (its start time until then; 0 in processes that run no sweeper).",
+            ),
+            sweeper_schedule_errors_total: register(
+                &registry,
+                "facefix_sweeper_schedule_errors_total",
+                IntCounter::new(
+                    "facefix_sweeper_schedule_errors_total",
+                    "Sweeps that could not read the purge schedule (the store is unreachable).",
+                ),
+            ),
             registry,
         }
     }
@@ -264,6 +304,15 @@ mod tests {
         let text = m.render();
         assert!(text.contains("facefix_jobs_created_total{format=\"png\"}"));
         assert!(text.contains("facefix_purge_lag_seconds 1.5"));
+        // Exported from the start, so that an idle process reports 0 rather than nothing.
+        for series in [
+            "facefix_queue_deliveries_held{queue=\"jobs\"}",
+            "facefix_queue_deliveries_held{queue=\"dead\"}",
+            "facefix_sweeper_schedule_errors_total",
+            "facefix_sweeper_last_success_timestamp_seconds",
+        ] {
+            assert!(text.contains(series), "{series} is not exported");
+        }
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
             let name = line.split_whitespace().nth(2).unwrap_or("");
             assert!(

@@ -107,11 +107,16 @@ impl Sweeper {
     /// Claims and purges what is due now.
     pub async fn sweep_once(&self) -> Result<SweepReport, StoreError> {
         let now = Utc::now();
-        self.update_lag_metric(now).await;
-        let due = self
+        let lag_read = self.update_lag_metric(now).await;
+        let claimed = self
             .store
             .claim_due(now, self.args.purge_lease, CLAIM_BATCH)
-            .await?;
+            .await;
+        if lag_read.is_err() || claimed.is_err() {
+            // Once per sweep, whichever read of the schedule failed.
+            metrics().sweeper_schedule_errors_total.inc();
+        }
+        let due = claimed?;
         let mut report = SweepReport::default();
         for id in due {
             match self.purge_due_job(id).await {
@@ -122,6 +127,9 @@ impl Sweeper {
                     report.failed += 1;
                 }
             }
+        }
+        if lag_read.is_ok() && report.failed == 0 {
+            mark_success();
         }
         Ok(report)
     }
@@ -143,13 +151,19 @@ impl Sweeper {
         Ok(())
     }
 
-    async fn update_lag_metric(&self, now: chrono::DateTime<Utc>) {
-        if let Ok(oldest) = self.store.oldest_purge_due().await {
-            let lag = oldest
-                .map(|due| (now - due).num_milliseconds().max(0) as f64 / 1000.0)
-                .unwrap_or(0.0);
-            metrics().purge_lag_seconds.set(lag);
-        }
+    /// Sets the purge lag from the schedule. When the schedule cannot be read the gauge
+    /// keeps its last value, so the failure is reported instead (logged, and counted by
+    /// the caller): the alerts on the error counter and on the last success see what a
+    /// frozen gauge hides.
+    async fn update_lag_metric(&self, now: chrono::DateTime<Utc>) -> Result<(), StoreError> {
+        let oldest = self.store.oldest_purge_due().await.inspect_err(|error| {
+            tracing::warn!(%error, "cannot read the purge schedule for the purge lag");
+        })?;
+        let lag = oldest
+            .map(|due| (now - due).num_milliseconds().max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+        metrics().purge_lag_seconds.set(lag);
+        Ok(())
     }
 
     /// Sweeps every `sweep_interval` until cancelled, with a [`Reconciler`] beside it.
@@ -157,6 +171,9 @@ impl Sweeper {
         let reconciler =
             tokio::spawn(Reconciler::new(self.blobs.clone(), &self.args).run(cancel.child_token()));
         tracing::info!(retention = ?self.args.retention, interval = ?self.args.sweep_interval, "sweeper started");
+        // Staleness counts from the start: a sweeper that never succeeds goes stale like
+        // one that stopped succeeding.
+        mark_success();
         let mut ticker = tokio::time::interval(self.args.sweep_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -176,4 +193,10 @@ impl Sweeper {
         let _ = reconciler.await;
         tracing::info!("sweeper stopped");
     }
+}
+
+/// Records now as the sweeper's last success (`facefix_sweeper_last_success_timestamp_seconds`).
+fn mark_success() {
+    let now = Utc::now().timestamp_millis() as f64 / 1000.0;
+    metrics().sweeper_last_success_timestamp_seconds.set(now);
 }

@@ -10,12 +10,28 @@ use facefix_shared::store::MemoryStore;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-struct Queues;
+/// Keeps the queues it made, to read their held-delivery counts.
+#[derive(Default)]
+struct Queues {
+    made: Mutex<Vec<MemoryQueue>>,
+}
+
+impl Queues {
+    fn made(&self) -> std::sync::MutexGuard<'_, Vec<MemoryQueue>> {
+        self.made.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 #[async_trait]
 impl QueueHarness for Queues {
     async fn fresh(&self, delivery_limit: u32) -> Arc<dyn JobQueue> {
-        Arc::new(MemoryQueue::new(delivery_limit))
+        let queue = MemoryQueue::new(delivery_limit);
+        self.made().push(queue.clone());
+        Arc::new(queue)
+    }
+
+    fn deliveries_held(&self) -> u64 {
+        self.made().iter().map(MemoryQueue::deliveries_held).sum()
     }
 }
 
@@ -58,7 +74,7 @@ where
     F: FnOnce(Arc<dyn QueueHarness>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    property(Arc::new(Queues)).await;
+    property(Arc::new(Queues::default())).await;
 }
 
 async fn run_store<F, Fut>(_name: &str, property: F)

@@ -63,6 +63,13 @@ impl QueueHarness for Queues {
     async fn fresh(&self, delivery_limit: u32) -> Arc<dyn JobQueue> {
         Arc::new(self.open(delivery_limit).await.0)
     }
+
+    fn deliveries_held(&self) -> u64 {
+        lock(&self.opened)
+            .iter()
+            .map(AmqpQueue::deliveries_held)
+            .sum()
+    }
 }
 
 impl Queues {

@@ -203,7 +203,30 @@ maxUnavailable: {{ .maxUnavailable }}
 {{- end }}
 {{- end -}}
 
-{{/* The AMQP URL KEDA reads from the Secret. */}}
-{{- define "facefix.queueName" -}}
-{{- printf "%s.jobs" .Values.config.queuePrefix -}}
+{{/*
+The autoscaling signal: work = ready messages (the API's gauge, from the broker) + the
+deliveries the workers hold (prefetched or in progress, which the broker counts as
+unacked, not ready). Recorded once by the PrometheusRule under this name, with the labels
+below; the HPA (through prometheus-adapter) and KEDA read that series.
+*/}}
+{{- define "facefix.workSignal.name" -}}
+facefix:queue_work:messages
+{{- end -}}
+
+{{/* Labels of the recorded work series: this release's namespace and API Service. */}}
+{{- define "facefix.workSignal.labels" -}}
+namespace: {{ .Release.Namespace }}
+service: {{ include "facefix.componentName" (dict "ctx" . "component" "api") }}
+{{- end -}}
+
+{{/* The recorded work series of this release, as a PromQL selector (KEDA's query). */}}
+{{- define "facefix.workSignal.selector" -}}
+{{- $labels := include "facefix.workSignal.labels" . | fromYaml -}}
+{{- printf "%s{namespace=%q, service=%q}" (include "facefix.workSignal.name" .) $labels.namespace $labels.service -}}
+{{- end -}}
+
+{{/* Whether the PrometheusRule carries the work recording rule: whenever something reads it. */}}
+{{- define "facefix.workSignal.recorded" -}}
+{{- $a := .Values.worker.autoscaling -}}
+{{- if or .Values.metrics.prometheusRule.enabled $a.hpa.enabled $a.keda.enabled -}}true{{- end -}}
 {{- end -}}

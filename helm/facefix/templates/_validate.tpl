@@ -24,6 +24,10 @@ Rendered from NOTES.txt and configmap.yaml, so `helm install`, `helm upgrade` an
 {{- $errors = append $errors (printf "worker.autoscaling.keda: minReplicaCount (%d) is above maxReplicaCount (%d).\n    Fix: --set worker.autoscaling.keda.maxReplicaCount=%d" (int $a.keda.minReplicaCount) (int $a.keda.maxReplicaCount) (int $a.keda.minReplicaCount)) -}}
 {{- end -}}
 
+{{- if and (or $a.hpa.enabled $a.keda.enabled) (not .Values.metrics.serviceMonitor.enabled) -}}
+{{- $errors = append $errors "worker.autoscaling: the HPA and KEDA read the work series recorded from the API's and the workers' metrics, scoped by the `service` label that the chart's ServiceMonitor gives them; without it the series never exists and the workers never scale.\n    Fix: --set metrics.serviceMonitor.enabled=true (and its labels, e.g. release=kube-prometheus-stack, so that Prometheus selects it)" -}}
+{{- end -}}
+
 {{- if and .Values.api.autoscaling.enabled (not (and .Values.api.resources.requests .Values.api.resources.requests.cpu)) -}}
 {{- $errors = append $errors "api.autoscaling: a CPU HPA measures utilisation against the CPU request, and api.resources.requests.cpu is unset.\n    Fix: --set api.resources.requests.cpu=250m (or --set api.autoscaling.enabled=false)" -}}
 {{- end -}}

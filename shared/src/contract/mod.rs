@@ -86,6 +86,7 @@ macro_rules! queue_contract_tests {
                 deliveries_can_be_settled_after_the_consumer_is_dropped,
                 stats_count_ready_and_dead_messages,
                 check_and_delivery_limit,
+                deliveries_are_counted_as_held_until_settled_or_dropped,
             ]
         );
     };

@@ -14,6 +14,11 @@ pub trait QueueHarness: Send + Sync {
     /// A fresh, empty queue of its own (nothing else publishes to or consumes from it)
     /// with this delivery limit.
     async fn fresh(&self, delivery_limit: u32) -> Arc<dyn JobQueue>;
+
+    /// Job-queue deliveries that the queues made by this harness have handed out and not
+    /// yet seen settled or dropped: the adapters' own count behind
+    /// `facefix_queue_deliveries_held` (the process-wide gauge is shared by parallel tests).
+    fn deliveries_held(&self) -> u64;
 }
 
 fn message() -> JobMessage {
@@ -254,4 +259,55 @@ pub async fn check_and_delivery_limit(h: Arc<dyn QueueHarness>) {
     let queue = h.fresh(5).await;
     queue.check().await.expect("check");
     assert_eq!(queue.delivery_limit(), 5);
+}
+
+pub async fn deliveries_are_counted_as_held_until_settled_or_dropped(h: Arc<dyn QueueHarness>) {
+    let queue = h.fresh(3).await;
+    for _ in 0..4 {
+        publish(queue.as_ref(), &message()).await;
+    }
+    assert_eq!(h.deliveries_held(), 0, "nothing is held before consuming");
+    let mut consumer = queue.consume(4).await.expect("consume");
+    let mut taken = Vec::new();
+    for n in 1..=4 {
+        taken.push(next(&mut consumer, "a delivery").await);
+        let held = h.deliveries_held();
+        assert!(
+            held >= n,
+            "{n} deliveries taken, only {held} counted as held"
+        );
+    }
+    assert_eq!(h.deliveries_held(), 4, "every delivery is held once");
+    // Settled after the consumer is gone, so that nothing is delivered again meanwhile.
+    drop(consumer);
+    let [acked, requeued, dead_lettered, dropped] = <[Delivery; 4]>::try_from(taken)
+        .unwrap_or_else(|_| unreachable!("four deliveries were taken"));
+    acked.acker.ack().await.expect("ack");
+    assert_eq!(h.deliveries_held(), 3, "an ack releases the delivery");
+    acked.acker.ack().await.expect("a second ack is a no-op");
+    assert_eq!(h.deliveries_held(), 3, "a second ack releases nothing more");
+    requeued.acker.requeue().await.expect("requeue");
+    assert_eq!(h.deliveries_held(), 2, "a requeue releases the delivery");
+    dead_lettered
+        .acker
+        .dead_letter()
+        .await
+        .expect("dead-letter");
+    assert_eq!(
+        h.deliveries_held(),
+        1,
+        "dead-lettering releases the delivery"
+    );
+    drop(dropped);
+    assert_eq!(
+        h.deliveries_held(),
+        0,
+        "dropping an unsettled delivery releases it"
+    );
+    drop((acked, requeued, dead_lettered));
+    assert_eq!(
+        h.deliveries_held(),
+        0,
+        "dropping settled deliveries releases nothing more"
+    );
 }

@@ -6,6 +6,7 @@ mod consumer;
 mod link;
 mod topology;
 
+use super::held::HeldDeliveries;
 use crate::config::QueueArgs;
 use crate::job::JobMessage;
 use crate::ports::{Consumer, JobQueue, QueueError, QueueStats, TraceHeaders};
@@ -28,6 +29,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct AmqpQueue {
     link: Arc<Link>,
     publish_timeout: Duration,
+    held_jobs: HeldDeliveries,
+    held_dead_letters: HeldDeliveries,
 }
 
 impl AmqpQueue {
@@ -39,9 +42,18 @@ impl AmqpQueue {
         let queue = Self {
             link: Arc::new(Link::new(url, names, args.queue_delivery_limit)?),
             publish_timeout: args.publish_timeout,
+            held_jobs: HeldDeliveries::jobs(),
+            held_dead_letters: HeldDeliveries::dead_letters(),
         };
         queue.link.session().await?;
         Ok(queue)
+    }
+
+    /// Deliveries of the job queue handed out by this queue's consumers and not yet
+    /// settled or dropped (what it adds to `facefix_queue_deliveries_held`). The broker
+    /// counts them as unacked, not as ready.
+    pub fn deliveries_held(&self) -> u64 {
+        self.held_jobs.count()
     }
 
     /// Deletes the queues and exchanges of this prefix, messages included. For tests and
@@ -176,6 +188,7 @@ impl JobQueue for AmqpQueue {
             self.link.clone(),
             self.link.names.jobs.clone(),
             prefetch,
+            self.held_jobs.clone(),
         ))
     }
 
@@ -184,6 +197,7 @@ impl JobQueue for AmqpQueue {
             self.link.clone(),
             self.link.names.dead.clone(),
             DEAD_LETTER_PREFETCH,
+            self.held_dead_letters.clone(),
         ))
     }
 

@@ -2,6 +2,7 @@
 //! (prefetch, manual settlement, delivery limit, dead-lettering, requeue of deliveries
 //! dropped unsettled), without a broker.
 
+use super::held::{HeldDeliveries, HeldDelivery};
 use crate::job::JobMessage;
 use crate::ports::{Acker, Consumer, Delivery, JobQueue, QueueError, QueueStats, TraceHeaders};
 use async_trait::async_trait;
@@ -63,6 +64,8 @@ struct Inner {
     jobs: Lane,
     dead: Lane,
     delivery_limit: u32,
+    held_jobs: HeldDeliveries,
+    held_dead_letters: HeldDeliveries,
 }
 
 /// The embedded job queue.
@@ -78,8 +81,16 @@ impl MemoryQueue {
                 jobs: Lane::default(),
                 dead: Lane::default(),
                 delivery_limit,
+                held_jobs: HeldDeliveries::jobs(),
+                held_dead_letters: HeldDeliveries::dead_letters(),
             }),
         }
+    }
+
+    /// Deliveries of the job queue handed out by this queue's consumers and not yet
+    /// settled or dropped (what it adds to `facefix_queue_deliveries_held`).
+    pub fn deliveries_held(&self) -> u64 {
+        self.inner.held_jobs.count()
     }
 
     fn consumer(&self, dead: bool, prefetch: u16) -> Consumer {
@@ -87,8 +98,13 @@ impl MemoryQueue {
         let inner = self.inner.clone();
         futures_util::stream::unfold((inner, permits), move |(inner, permits)| async move {
             let permit = permits.clone().acquire_owned().await.ok()?;
-            let lane = if dead { &inner.dead } else { &inner.jobs };
+            let (lane, held) = if dead {
+                (&inner.dead, &inner.held_dead_letters)
+            } else {
+                (&inner.jobs, &inner.held_jobs)
+            };
             let entry = lane.next().await;
+            let held = held.hold();
             let delivery = Delivery {
                 message: entry.message.clone(),
                 trace: entry.trace.clone(),
@@ -98,6 +114,7 @@ impl MemoryQueue {
                     entry,
                     dead,
                     settled: AtomicBool::new(false),
+                    held,
                     _permit: permit,
                 }),
             };
@@ -113,12 +130,15 @@ struct MemoryAcker {
     /// Whether this delivery came from the dead-letter lane.
     dead: bool,
     settled: AtomicBool,
+    /// Counts the delivery as held until it is settled (or dropped, by its own drop).
+    held: HeldDelivery,
     /// Held until settled, so the consumer's prefetch bounds unsettled deliveries.
     _permit: OwnedSemaphorePermit,
 }
 
 impl MemoryAcker {
     fn settle_once(&self) -> bool {
+        self.held.release();
         !self.settled.swap(true, Ordering::SeqCst)
     }
 

@@ -6,6 +6,7 @@ use super::link::{Backoff, Link, Session};
 use super::topology;
 use crate::job::JobMessage;
 use crate::ports::{Acker, Consumer, Delivery, QueueError};
+use crate::queue::held::{HeldDeliveries, HeldDelivery};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use lapin::Channel;
@@ -22,11 +23,24 @@ use tokio::sync::mpsc;
 /// How long a cancelled consumer waits for deliveries still in flight to hand them back.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Starts consuming `queue` with at most `prefetch` unsettled deliveries.
-pub(super) fn spawn(link: Arc<Link>, queue: ShortString, prefetch: u16) -> Consumer {
+/// The queue a consumer reads and how it reports what it holds.
+struct Source {
+    queue: ShortString,
+    held: HeldDeliveries,
+}
+
+/// Starts consuming `queue` with at most `prefetch` unsettled deliveries, each counted in
+/// `held` from the moment it is received until it is settled or dropped.
+pub(super) fn spawn(
+    link: Arc<Link>,
+    queue: ShortString,
+    prefetch: u16,
+    held: HeldDeliveries,
+) -> Consumer {
     // The broker's prefetch is the real bound; this buffer only hands deliveries over.
     let (sender, receiver) = mpsc::channel(1);
-    tokio::spawn(run(link, queue, prefetch.max(1), sender));
+    let source = Source { queue, held };
+    tokio::spawn(run(link, source, prefetch.max(1), sender));
     futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|delivery| (delivery, receiver))
     })
@@ -40,17 +54,17 @@ enum Ended {
     Broken(String),
 }
 
-async fn run(link: Arc<Link>, queue: ShortString, prefetch: u16, sender: mpsc::Sender<Delivery>) {
+async fn run(link: Arc<Link>, source: Source, prefetch: u16, sender: mpsc::Sender<Delivery>) {
     let mut backoff = Backoff::new();
     loop {
         if sender.is_closed() {
             return;
         }
-        match consume_once(&link, &queue, prefetch, &sender, &mut backoff).await {
+        match consume_once(&link, &source, prefetch, &sender, &mut backoff).await {
             Ended::Dropped => return,
             Ended::Broken(reason) => {
                 let delay = backoff.next_delay();
-                tracing::warn!(queue = %queue, %reason, retry_in = ?delay, "consumer interrupted; restarting");
+                tracing::warn!(queue = %source.queue, %reason, retry_in = ?delay, "consumer interrupted; restarting");
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = sender.closed() => return,
@@ -62,7 +76,7 @@ async fn run(link: Arc<Link>, queue: ShortString, prefetch: u16, sender: mpsc::S
 
 async fn consume_once(
     link: &Link,
-    queue: &ShortString,
+    source: &Source,
     prefetch: u16,
     sender: &mpsc::Sender<Delivery>,
     backoff: &mut Backoff,
@@ -85,6 +99,7 @@ async fn consume_once(
     {
         return Ended::Broken(format!("setting prefetch: {e}"));
     }
+    let queue = &source.queue;
     let tag = ShortString::from(format!("facefix-{}", uuid::Uuid::new_v4().simple()));
     let mut consumer = match channel
         .basic_consume(
@@ -107,7 +122,7 @@ async fn consume_once(
             }
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    let Some(delivery) = to_delivery(delivery, queue, &channel, &session).await else { continue };
+                    let Some(delivery) = to_delivery(delivery, source, &channel, &session).await else { continue };
                     // Fails only when the stream was dropped; the delivery's acker then
                     // hands the message back as it is dropped.
                     if sender.send(delivery).await.is_err() {
@@ -145,7 +160,7 @@ async fn cancel(channel: &Channel, tag: ShortString, mut consumer: lapin::Consum
 /// without requeue (so it is dead-lettered, not redelivered forever) and never yielded.
 async fn to_delivery(
     delivery: lapin::message::Delivery,
-    queue: &ShortString,
+    source: &Source,
     channel: &Channel,
     session: &Arc<Session>,
 ) -> Option<Delivery> {
@@ -158,7 +173,7 @@ async fn to_delivery(
                 .message_id()
                 .as_ref()
                 .map(|id| id.to_string());
-            tracing::error!(queue = %queue, ?message_id, %error, bytes = delivery.data.len(),
+            tracing::error!(queue = %source.queue, ?message_id, %error, bytes = delivery.data.len(),
                 "unreadable queue message; dead-lettering it");
             let _ = delivery
                 .acker
@@ -174,6 +189,7 @@ async fn to_delivery(
         acker: Box::new(AmqpAcker {
             inner: delivery.acker,
             settled: AtomicBool::new(false),
+            held: source.held.hold(),
             _channel: channel.clone(),
             _session: session.clone(),
         }),
@@ -183,6 +199,8 @@ async fn to_delivery(
 struct AmqpAcker {
     inner: lapin::Acker,
     settled: AtomicBool,
+    /// Counts the delivery as held until it is settled (or dropped, by its own drop).
+    held: HeldDelivery,
     /// Keeps the consumer's channel (and connection) open while this delivery is being
     /// worked on, even after the consumer stream was dropped: closing the channel would
     /// requeue the message under the worker's feet.
@@ -193,6 +211,9 @@ struct AmqpAcker {
 impl AmqpAcker {
     /// True for the first settlement only; later calls are no-ops, as in the embedded queue.
     fn claim(&self) -> bool {
+        // Whatever the broker answers, this process no longer holds the delivery: acked,
+        // or (on a closed channel) already handed back by the broker.
+        self.held.release();
         !self.settled.swap(true, Ordering::SeqCst)
     }
 
