@@ -9,7 +9,7 @@
 #                               Go is missing or cannot build MinIO. The Garage path follows
 #                               Garage's documented CLI but has not been exercised here.)
 #
-# Usage: deploy/dev-services.sh start|stop|status|env
+# Usage: deploy/dev-services.sh start|stop|status|env|kill|restart|queues
 #
 #   start   install what is missing, start what is not running, wait until every service
 #           answers, create the test bucket. Idempotent: a second start returns at once.
@@ -17,6 +17,15 @@
 #   status  one line per service; exit 0 when all three answer, 3 otherwise.
 #   env     `export FACEFIX_TEST_…=…` lines for the contract tests:
 #           eval "$(deploy/dev-services.sh env)"
+#
+# Fault injection (benches/faults.sh), for the services this script started:
+#
+#   kill SERVICE             SIGKILL the service's processes (redis, rabbitmq or s3): a
+#                            crash, not a shutdown. It stays down until `start`.
+#   restart SERVICE [SECS]   stop it as `stop` does, keep it down SECS seconds (default 0),
+#                            start it as `start` does.
+#   queues                   RabbitMQ's queues, one a line: name, ready, unacknowledged,
+#                            consumers (tab-separated).
 #
 # State (data, logs, pid files) lives in ${XDG_RUNTIME_DIR:-/tmp}/facefix-dev; built
 # server binaries are cached, keyed by version, in ${XDG_CACHE_HOME:-$HOME/.cache}/facefix/bin
@@ -313,6 +322,58 @@ s3_stop() {
     rm -f "$pidfile"
 }
 
+# ---------------------------------------------------------------------------- faults
+
+# The pid file of SERVICE (redis, rabbitmq, s3).
+service_pidfile() {
+    case $1 in
+    redis) echo "$RUN_DIR/redis/redis.pid" ;;
+    rabbitmq) echo "$RUN_DIR/rabbitmq/rabbitmq.pid" ;;
+    s3) echo "$RUN_DIR/s3/s3.pid" ;;
+    *) die "unknown service '$1' (redis, rabbitmq or s3)" ;;
+    esac
+}
+
+# PID and every process below it (the Erlang VM's port helpers, for instance).
+process_tree() {
+    local child
+    echo "$1"
+    for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+        process_tree "$child"
+    done
+}
+
+# SIGKILL of a service this script started, and of its child processes. epmd, RabbitMQ's
+# name server, is its own daemon and stays (a crashed node leaves it running too).
+cmd_kill() {
+    local service=$1 pidfile pid
+    pidfile=$(service_pidfile "$service")
+    pid_alive "$pidfile" || die "$service was not started by this script (no live pid in $pidfile)"
+    pid=$(cat "$pidfile")
+    log "kill -9 $service (pid $pid and its children)"
+    # shellcheck disable=SC2046 # one pid a word
+    kill -9 $(process_tree "$pid") 2>/dev/null || true
+    wait_for 30 "$service is gone" bash -c "! kill -0 $pid" || die "$service (pid $pid) survived SIGKILL"
+    rm -f "$pidfile"
+}
+
+cmd_restart() {
+    local service=$1 down=${2:-0}
+    service_pidfile "$service" >/dev/null
+    case $service in
+    redis) redis_stop ;;
+    rabbitmq) rabbit_stop ;;
+    s3) s3_stop ;;
+    esac
+    sleep "$down"
+    cmd_start
+}
+
+cmd_queues() {
+    rabbit_ctl -q list_queues name messages_ready messages_unacknowledged consumers |
+        awk -F'\t' 'NF == 4 && $2 ~ /^[0-9]+$/'
+}
+
 # ---------------------------------------------------------------------------- commands
 
 status_line() {
@@ -379,8 +440,11 @@ start) with_lock cmd_start ;;
 stop) with_lock cmd_stop ;;
 status) cmd_status ;;
 env) cmd_env ;;
+kill) with_lock cmd_kill "${2:?usage: $0 kill redis|rabbitmq|s3}" ;;
+restart) with_lock cmd_restart "${2:?usage: $0 restart redis|rabbitmq|s3 [SECONDS]}" "${3:-0}" ;;
+queues) cmd_queues ;;
 *)
-    echo "usage: $0 start|stop|status|env" >&2
+    echo "usage: $0 start|stop|status|env|kill|restart|queues" >&2
     exit 2
     ;;
 esac

@@ -31,6 +31,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "unit, contract and end-to-end tests"
 cargo test --workspace --no-fail-fast
 
+step "fault suite, quick scenarios (benches/faults.sh --quick)"
+bash benches/faults.sh --quick
+
 step "OpenAPI document (written by api/tests/openapi.rs)"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check openapi-spec-validator==0.7.2
 .venv/bin/python -m openapi_spec_validator target/openapi.json
