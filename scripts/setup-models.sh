@@ -90,6 +90,12 @@ PYEOF
 if ! venv_ok; then
     command -v python3 >/dev/null || die "python3 is needed (with the venv module)"
     if [[ ! -x "$PY" ]]; then
+        # Debian splits venv's pip bootstrap (ensurepip) into python3-venv.
+        if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+            # shellcheck source=scripts/lib/apt.sh
+            source "$ROOT/scripts/lib/apt.sh"
+            apt_install python3-venv || die "python3's venv module is missing (Debian/Ubuntu: apt-get install python3-venv)"
+        fi
         say "creating the venv in .venv"
         python3 -m venv "$VENV" || die "python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)"
     fi

@@ -26,6 +26,7 @@ bash scripts/setup-build.sh
 
 step "format and lints"
 cargo fmt --all -- --check
+python3 scripts/module-cycles.py
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "unit, contract and end-to-end tests"

@@ -1,6 +1,7 @@
 //! The command line: one binary, a subcommand per role. Every flag is also an environment
 //! variable (see `--help`).
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 use facefix_api::backlog::BacklogArgs;
 use facefix_api::upload::limits::UploadLimits;
@@ -66,7 +67,7 @@ pub struct ServeArgs {
     /// Run the API and the sweeper only: jobs wait in the queue for workers in other
     /// processes (`facefix worker`). With the embedded queue nothing takes them, so they stay
     /// queued until they expire; that shows the web page's waiting screen.
-    #[arg(long, env = "FACEFIX_NO_WORKER", default_value_t = false)]
+    #[arg(long, env = "FACEFIX_NO_WORKER", value_parser = BoolishValueParser::new())]
     pub no_worker: bool,
     #[command(flatten)]
     pub models: ProcessorArgs,
@@ -82,7 +83,7 @@ pub struct ProcessorArgs {
 
     /// Run without face models: decode, orient, upscale and re-encode only (for trying the
     /// job system before `scripts/setup-models.sh` has run).
-    #[arg(long, env = "FACEFIX_NO_MODELS", default_value_t = false)]
+    #[arg(long, env = "FACEFIX_NO_MODELS", value_parser = BoolishValueParser::new())]
     pub no_models: bool,
 }
 
@@ -181,5 +182,47 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Every on/off flag takes what people type in an environment variable
+    /// (`FACEFIX_NO_MODELS=1`), not only `true`/`false`.
+    #[test]
+    fn boolean_flags_accept_the_usual_spellings() {
+        let cli = Cli::command();
+        let mut checked = 0;
+        let mut commands = vec![&cli];
+        while let Some(command) = commands.pop() {
+            commands.extend(command.get_subcommands());
+            let flags = command
+                .get_arguments()
+                .filter(|a| matches!(a.get_action(), clap::ArgAction::SetTrue))
+                .filter(|a| a.get_env().is_some());
+            for arg in flags {
+                let parser = arg.get_value_parser();
+                for (typed, expected) in [
+                    ("1", true),
+                    ("true", true),
+                    ("yes", true),
+                    ("on", true),
+                    ("0", false),
+                    ("false", false),
+                    ("no", false),
+                    ("off", false),
+                ] {
+                    let parsed = parser
+                        .parse_ref(command, Some(arg), std::ffi::OsStr::new(typed))
+                        .unwrap_or_else(|e| panic!("--{} refuses {typed:?}: {e}", arg.get_id()));
+                    assert_eq!(
+                        parsed.downcast_ref::<bool>(),
+                        Some(&expected),
+                        "--{} = {typed:?}",
+                        arg.get_id()
+                    );
+                }
+                checked += 1;
+            }
+        }
+        // --no-worker, --no-models, --s3-path-style, --s3-create-bucket, --cuda-nhwc, ...
+        assert!(checked >= 5, "only {checked} flags checked");
     }
 }

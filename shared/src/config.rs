@@ -3,6 +3,8 @@
 //! Every flag is also an environment variable (`FACEFIX_…`); doc comments are the
 //! `--help` text. Groups are flattened into the subcommands that need them.
 
+use crate::redact::redact_url;
+use clap::builder::BoolishValueParser;
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,11 +53,11 @@ pub struct ListenArgs {
 }
 
 /// The job queue. Unset URL = embedded (in-process) queue.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct QueueArgs {
     /// RabbitMQ URL, e.g. `amqp://user:pass@rabbitmq:5672/%2f`. Unset: in-process queue
     /// (embedded mode, `serve` only).
-    #[arg(long, env = "FACEFIX_QUEUE_URL")]
+    #[arg(long, env = "FACEFIX_QUEUE_URL", hide_env_values = true)]
     pub queue_url: Option<String>,
 
     /// Name prefix of the exchange (`PREFIX`), the queue (`PREFIX.jobs`) and the dead-letter
@@ -73,10 +75,10 @@ pub struct QueueArgs {
 }
 
 /// The job store. Unset URL = embedded (in-memory) store.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct StoreArgs {
     /// Redis URL, e.g. `redis://redis:6379/0`. Unset: in-memory store (embedded mode).
-    #[arg(long, env = "FACEFIX_STORE_URL")]
+    #[arg(long, env = "FACEFIX_STORE_URL", hide_env_values = true)]
     pub store_url: Option<String>,
 
     /// Prefix of every Redis key facefix writes.
@@ -110,7 +112,7 @@ pub struct BlobArgs {
     pub s3_region: String,
 
     /// Path-style addressing (`host/bucket/key`), needed by most self-hosted servers.
-    #[arg(long, env = "FACEFIX_S3_PATH_STYLE", default_value_t = false)]
+    #[arg(long, env = "FACEFIX_S3_PATH_STYLE", value_parser = BoolishValueParser::new())]
     pub s3_path_style: bool,
 
     /// Static access key id. Unset: the AWS default credential chain (env, profile, IRSA,
@@ -124,8 +126,31 @@ pub struct BlobArgs {
 
     /// Create the bucket at start when it does not exist (development and compose stacks;
     /// production buckets are provisioned with their lifecycle rule beforehand).
-    #[arg(long, env = "FACEFIX_S3_CREATE_BUCKET", default_value_t = false)]
+    #[arg(long, env = "FACEFIX_S3_CREATE_BUCKET", value_parser = BoolishValueParser::new())]
     pub s3_create_bucket: bool,
+}
+
+// The URLs may carry a password (`amqp://user:pass@…`, `redis://:pass@…`): the Debug
+// forms below redact it, so the effective configuration can be logged.
+impl std::fmt::Debug for QueueArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueArgs")
+            .field("queue_url", &self.queue_url.as_deref().map(redact_url))
+            .field("queue_prefix", &self.queue_prefix)
+            .field("queue_delivery_limit", &self.queue_delivery_limit)
+            .field("publish_timeout", &self.publish_timeout)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for StoreArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreArgs")
+            .field("store_url", &self.store_url.as_deref().map(redact_url))
+            .field("store_prefix", &self.store_prefix)
+            .field("store_pool_size", &self.store_pool_size)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for BlobArgs {
@@ -244,5 +269,25 @@ mod tests {
             reconcile_interval: Duration::from_secs(30),
         };
         assert!(args.record_ttl() > args.retention);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_password() {
+        let queue = QueueArgs {
+            queue_url: Some("amqp://facefix:hunter2@rabbitmq:5672/%2f".into()),
+            queue_prefix: "facefix".into(),
+            queue_delivery_limit: 3,
+            publish_timeout: Duration::from_secs(10),
+        };
+        let store = StoreArgs {
+            store_url: Some("redis://:hunter2@redis:6379/0".into()),
+            store_prefix: "facefix:".into(),
+            store_pool_size: 16,
+        };
+        for printed in [format!("{queue:?}"), format!("{store:?}")] {
+            assert!(!printed.contains("hunter2"), "{printed}");
+            assert!(printed.contains("***"), "{printed}");
+        }
+        assert!(format!("{queue:?}").contains("rabbitmq:5672"));
     }
 }

@@ -14,7 +14,7 @@ mod reconcile;
 pub use reconcile::{ReconcileReport, Reconciler};
 
 use crate::config::RetentionArgs;
-use crate::job::{JobId, Removal, lifecycle};
+use crate::job::{JobId, PurgeReason, Removal, lifecycle};
 use crate::metrics::metrics;
 use crate::ports::blob::list_all;
 use crate::ports::{BlobError, BlobKey, BlobStore, JobObjects, JobStore, StoreError};
@@ -37,6 +37,22 @@ pub enum PurgeError {
 /// Deletes every object of the job, then its record (which publishes `deleted` or
 /// `expired`). Idempotent. The purge schedule is not touched: see [`Sweeper`].
 ///
+/// The `step` labels of `facefix_purge_errors_total`.
+const PURGE_STEP_OBJECTS: &str = "objects";
+const PURGE_STEP_RECORD: &str = "record";
+
+/// Exports the purge counters' series at zero, so the dashboards and `rate()` see a
+/// sweeper that has not purged (or failed) yet rather than nothing.
+fn export_purge_series() {
+    let metrics = metrics();
+    for step in [PURGE_STEP_OBJECTS, PURGE_STEP_RECORD] {
+        metrics.purge_errors_total.with_label_values(&[step]);
+    }
+    for reason in [PurgeReason::Deleted, PurgeReason::Expired] {
+        metrics.purges_total.with_label_values(&[reason.as_str()]);
+    }
+}
+
 /// `objects` locates the job's objects: from its record, or from the record the caller was
 /// about to write. Without it (the record is gone) only the job's objects under the names
 /// of older versions are deleted here; the [`Reconciler`] deletes the others once due.
@@ -51,13 +67,13 @@ pub async fn purge_job(
         .inspect_err(|_| {
             metrics()
                 .purge_errors_total
-                .with_label_values(&["objects"])
+                .with_label_values(&[PURGE_STEP_OBJECTS])
                 .inc();
         })?;
     store.delete_record(removal).await.inspect_err(|_| {
         metrics()
             .purge_errors_total
-            .with_label_values(&["record"])
+            .with_label_values(&[PURGE_STEP_RECORD])
             .inc();
     })?;
     metrics()
@@ -101,6 +117,7 @@ pub struct Sweeper {
 
 impl Sweeper {
     pub fn new(store: Arc<dyn JobStore>, blobs: Arc<dyn BlobStore>, args: RetentionArgs) -> Self {
+        export_purge_series();
         Self { store, blobs, args }
     }
 

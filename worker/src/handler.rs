@@ -44,9 +44,54 @@ enum Outcome {
     /// Finished (succeeded, failed for good, or nothing to do): remove the message.
     Done,
     /// Failed transiently: back off, then requeue (counts towards the delivery limit).
-    Retry { reason: &'static str },
+    Retry { reason: RetryReason },
     /// Interrupted by shutdown: requeue at once.
     Interrupted,
+}
+
+/// Why a delivery is retried: the `reason` label of `facefix_job_retries_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryReason {
+    /// The job store did not answer.
+    Store,
+    /// The object store did not answer.
+    Blobs,
+    /// The image processor failed transiently (e.g. the GPU ran out of memory).
+    Processor,
+    /// Processing panicked.
+    Panic,
+    /// The job store lost the record while the job ran; the redelivery recreates it.
+    RecordLost,
+}
+
+impl RetryReason {
+    const ALL: [Self; 5] = [
+        Self::Store,
+        Self::Blobs,
+        Self::Processor,
+        Self::Panic,
+        Self::RecordLost,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Store => "store",
+            Self::Blobs => "blobs",
+            Self::Processor => "processor",
+            Self::Panic => "panic",
+            Self::RecordLost => "record-lost",
+        }
+    }
+
+    /// Exports every reason at zero, so dashboards and `rate()` see the series before the
+    /// first retry rather than nothing.
+    fn export_all() {
+        for reason in Self::ALL {
+            metrics()
+                .job_retries_total
+                .with_label_values(&[reason.as_str()]);
+        }
+    }
 }
 
 fn ms_since(start: Instant) -> f64 {
@@ -68,6 +113,7 @@ impl JobHandler {
         args: WorkerArgs,
         worker_id: String,
     ) -> Self {
+        RetryReason::export_all();
         Self {
             services,
             processor,
@@ -93,7 +139,7 @@ impl JobHandler {
             let outcome = tokio::select! {
                 outcome = AssertUnwindSafe(self.process(&delivery.message, &mut running)).catch_unwind() => outcome.unwrap_or_else(|_| {
                     tracing::error!("job processing panicked; retrying");
-                    Outcome::Retry { reason: "panic" }
+                    Outcome::Retry { reason: RetryReason::Panic }
                 }),
                 _ = interrupt.cancelled() => Outcome::Interrupted,
             };
@@ -116,12 +162,12 @@ impl JobHandler {
             Outcome::Retry { reason } => {
                 metrics()
                     .job_retries_total
-                    .with_label_values(&[reason])
+                    .with_label_values(&[reason.as_str()])
                     .inc();
                 if self.hand_back(running).await {
                     let delay = self.args.backoff(delivery.previous_deliveries);
                     tracing::warn!(
-                        reason,
+                        reason = reason.as_str(),
                         ?delay,
                         "transient failure; requeueing after a delay"
                     );
@@ -193,7 +239,9 @@ impl JobHandler {
             },
             Err(error) => {
                 tracing::warn!(%error, "cannot read the job");
-                return Outcome::Retry { reason: "store" };
+                return Outcome::Retry {
+                    reason: RetryReason::Store,
+                };
             }
         };
         if record.state.is_final() {
@@ -212,7 +260,9 @@ impl JobHandler {
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot mark the job processing");
-                return Outcome::Retry { reason: "store" };
+                return Outcome::Retry {
+                    reason: RetryReason::Store,
+                };
             }
         }
         let job = running.insert(start.into_next());
@@ -255,7 +305,7 @@ impl JobHandler {
             Err(ProcessError::Transient(reason)) => {
                 tracing::warn!(%reason, "processing failed transiently");
                 return Err(Outcome::Retry {
-                    reason: "processor",
+                    reason: RetryReason::Processor,
                 });
             }
         };
@@ -274,7 +324,9 @@ impl JobHandler {
             .await
         {
             tracing::warn!(%error, "cannot store the result");
-            return Err(Outcome::Retry { reason: "blobs" });
+            return Err(Outcome::Retry {
+                reason: RetryReason::Blobs,
+            });
         }
         let mut timings = processed.timings.clone();
         timings.fetch = Some(fetch_ms);
@@ -291,12 +343,16 @@ impl JobHandler {
         match get_or_legacy(self.services.blobs.as_ref(), &objects.input(), &legacy).await {
             Ok(Some(blob)) => blob.into_bytes().await.map(Some).map_err(|error| {
                 tracing::warn!(%error, "cannot read the input");
-                Outcome::Retry { reason: "blobs" }
+                Outcome::Retry {
+                    reason: RetryReason::Blobs,
+                }
             }),
             Ok(None) => Ok(None),
             Err(error) => {
                 tracing::warn!(%error, "cannot fetch the input");
-                Err(Outcome::Retry { reason: "blobs" })
+                Err(Outcome::Retry {
+                    reason: RetryReason::Blobs,
+                })
             }
         }
     }
@@ -327,7 +383,9 @@ impl JobHandler {
                 if let Some(key) = &result
                     && self.services.blobs.delete(key).await.is_err()
                 {
-                    return Outcome::Retry { reason: "blobs" };
+                    return Outcome::Retry {
+                        reason: RetryReason::Blobs,
+                    };
                 }
                 self.after_lost_record(job).await
             }
@@ -343,7 +401,9 @@ impl JobHandler {
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot record the outcome");
-                Outcome::Retry { reason: "store" }
+                Outcome::Retry {
+                    reason: RetryReason::Store,
+                }
             }
         }
     }

@@ -12,6 +12,7 @@
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::Parser;
+use clap::builder::BoolishValueParser;
 use facefix_shared::blob::S3BlobStore;
 use facefix_shared::config::BlobArgs;
 use facefix_shared::job::JobId;
@@ -29,26 +30,30 @@ struct Args {
     api: String,
     /// Image to upload (about 400 KB is the reference point; the default is relative to the
     /// repository root, where benches/load.sh runs).
-    #[arg(long, default_value = "testdata/images/astronaut.png")]
+    #[arg(
+        long,
+        env = "LOADGEN_IMAGE",
+        default_value = "testdata/images/astronaut.png"
+    )]
     image: std::path::PathBuf,
     /// Requests in flight at once.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, env = "LOADGEN_CONCURRENCY", default_value_t = 16)]
     concurrency: usize,
     /// Length of each phase.
-    #[arg(long, default_value = "10s", value_parser = facefix_shared::config::parse_duration)]
+    #[arg(long, env = "LOADGEN_DURATION", default_value = "10s", value_parser = facefix_shared::config::parse_duration)]
     duration: Duration,
     /// Jobs timed end to end (sequentially, after the throughput phases).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, env = "LOADGEN_E2E_JOBS", default_value_t = 20)]
     e2e_jobs: usize,
     /// Skip the S3 baseline (e.g. an embedded stack).
-    #[arg(long)]
+    #[arg(long, env = "LOADGEN_NO_BASELINE", value_parser = BoolishValueParser::new())]
     no_baseline: bool,
     /// Only the end-to-end phase (benches/load.sh measures the API's phases with no
     /// worker on the machine, then starts one and runs this).
-    #[arg(long)]
+    #[arg(long, env = "LOADGEN_E2E_ONLY", value_parser = BoolishValueParser::new())]
     e2e_only: bool,
     /// Allow a non-loopback API (load tests target 127.0.0.1 by default).
-    #[arg(long)]
+    #[arg(long, env = "LOADGEN_ALLOW_REMOTE", value_parser = BoolishValueParser::new())]
     allow_remote: bool,
     #[command(flatten)]
     blob: BlobArgs,

@@ -29,8 +29,9 @@
 //! finish it or show it queued again, and two deliveries that read the same record cannot
 //! both start it.
 
-use super::message::JobSeed;
-use super::{ImageInfo, JobEvent, JobFailure, JobId, JobParams, JobRecord, JobState, StageTimings};
+use super::{
+    ImageInfo, JobEvent, JobFailure, JobId, JobParams, JobRecord, JobSeed, JobState, StageTimings,
+};
 use crate::ErrorCode;
 use chrono::{DateTime, Utc};
 

@@ -1,4 +1,4 @@
-use super::{ImageInfo, JobId, JobParams, JobRecord};
+use super::{JobId, JobRecord, JobSeed};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -7,27 +7,6 @@ use serde::{Deserialize, Serialize};
 pub const MESSAGE_SCHEMA_VERSION: u32 = 2;
 /// The oldest version this build still reads (version 1: the id only).
 const OLDEST_READABLE_VERSION: u32 = 1;
-
-/// What a worker needs to recreate a job's record when the job store lost it: everything
-/// the record held when the job was accepted, except the id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobSeed {
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub params: JobParams,
-    pub input: ImageInfo,
-}
-
-impl JobSeed {
-    pub fn of(record: &JobRecord) -> Self {
-        Self {
-            created_at: record.created_at,
-            expires_at: record.expires_at,
-            params: record.params.clone(),
-            input: record.input.clone(),
-        }
-    }
-}
 
 /// The queue message. The job record is the source of truth for the job; the message also
 /// carries the job as accepted ([`JobSeed`]), so that losing the job store does not lose

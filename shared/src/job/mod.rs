@@ -7,12 +7,14 @@ pub mod lifecycle;
 mod message;
 mod params;
 mod record;
+mod seed;
 mod state;
 
 pub use event::{JobEvent, Stage};
 pub use id::{InvalidJobId, JobId};
 pub use lifecycle::{GuardedUpdate, JobOutput, PurgeReason, Removal};
-pub use message::{JobMessage, JobSeed, MESSAGE_SCHEMA_VERSION};
+pub use message::{JobMessage, MESSAGE_SCHEMA_VERSION};
 pub use params::{ImageFormat, JobParams, MAX_UPSCALE};
 pub use record::{ImageInfo, JobFailure, JobRecord, StageTimings};
+pub use seed::JobSeed;
 pub use state::JobState;

@@ -2,7 +2,7 @@
 //! or evicted the key) come back from their queue message, unless they are gone for good:
 //! a deleted or expired job has no input any more.
 
-use super::{JobHandler, Outcome};
+use super::{JobHandler, Outcome, RetryReason};
 use chrono::{DateTime, Utc};
 use facefix_shared::config::record_grace;
 use facefix_shared::job::{JobMessage, JobRecord, JobSeed, lifecycle};
@@ -12,7 +12,9 @@ use std::time::Duration;
 
 fn store_retry(error: StoreError) -> Outcome {
     tracing::warn!(%error, "cannot recreate the job");
-    Outcome::Retry { reason: "store" }
+    Outcome::Retry {
+        reason: RetryReason::Store,
+    }
 }
 
 /// TTL of a recreated record: until the job expires, plus the grace every record gets.
@@ -66,7 +68,9 @@ impl JobHandler {
             .await;
             return Err(match purged {
                 Ok(()) => Outcome::Done,
-                Err(_) => Outcome::Retry { reason: "store" },
+                Err(_) => Outcome::Retry {
+                    reason: RetryReason::Store,
+                },
             });
         }
         if written {
@@ -89,7 +93,7 @@ impl JobHandler {
         }
         match self.input_exists(&JobObjects::of(job)).await {
             Ok(true) => Outcome::Retry {
-                reason: "record-lost",
+                reason: RetryReason::RecordLost,
             },
             Ok(false) => Outcome::Done,
             Err(outcome) => outcome,
@@ -103,7 +107,9 @@ impl JobHandler {
             .await
             .map_err(|error| {
                 tracing::warn!(%error, "cannot check the job's input");
-                Outcome::Retry { reason: "blobs" }
+                Outcome::Retry {
+                    reason: RetryReason::Blobs,
+                }
             })
     }
 }

@@ -52,7 +52,7 @@ pub struct ModelArgs {
     pub cuda_conv_search: ConvSearch,
 
     /// On CUDA, run convolutions in NHWC layout (often faster on tensor cores).
-    #[arg(long, env = "FACEFIX_CUDA_NHWC")]
+    #[arg(long, env = "FACEFIX_CUDA_NHWC", value_parser = clap::builder::BoolishValueParser::new())]
     pub cuda_nhwc: bool,
 
     /// Intra-op threads per session (0 = the cores divided among the sessions).

@@ -10,6 +10,7 @@ use super::super::error::PipelineError;
 use super::super::session::{self, Feed, TensorF32};
 use super::spec::RestorerSpec;
 use crossbeam_channel::Receiver;
+use facefix_shared::metrics::metrics;
 use ort::session::Session;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -132,6 +133,11 @@ fn run_batch(session: &mut Session, spec: &RestorerSpec, max_batch: usize, batch
             data.extend_from_slice(&batch[r].input.data[f * face_len..(f + 1) * face_len]);
         }
         let input = TensorF32::new(vec![chunk.len(), 3, s, s], data);
+        // Faces per session run: shows whether concurrent jobs actually share batches.
+        metrics()
+            .batch_size
+            .with_label_values(&[spec.name.as_str()])
+            .observe(chunk.len() as f64);
         match run_once(session, spec, input, batch[chunk[0].0].fidelity) {
             Ok(out) if out.data.len() == chunk.len() * face_len => {
                 for (k, &(r, f)) in chunk.iter().enumerate() {
