@@ -26,7 +26,8 @@ PURGE_GRACE = 60.0
 JUDGE_BEFORE_EXPIRY = 1.5
 
 SMALL_IMAGE = ROOT / "testdata/images/tiny_face_64x75.png"
-# The 33 MP photo: seconds of work even without models, so that a fault can catch it mid-job.
+# The 4-face collage, upscaled ×3 (4800×1800 out): the longest job of the stream even
+# without models, so that a fault can catch a worker mid-job.
 SLOW_IMAGE = ROOT / "testdata/images/collage_4faces.png"
 
 
