@@ -198,7 +198,11 @@ mod tests {
                 .filter(|a| matches!(a.get_action(), clap::ArgAction::SetTrue))
                 .filter(|a| a.get_env().is_some());
             for arg in flags {
-                let parser = arg.get_value_parser();
+                // The flag's own value parser, given the value on the command line instead
+                // of through the environment (the same parser reads both).
+                let id = arg.get_id().as_str();
+                let probe = clap::Command::new("probe")
+                    .arg(arg.clone().action(clap::ArgAction::Set).env(None::<&str>));
                 for (typed, expected) in [
                     ("1", true),
                     ("true", true),
@@ -209,14 +213,15 @@ mod tests {
                     ("no", false),
                     ("off", false),
                 ] {
-                    let parsed = parser
-                        .parse_ref(command, Some(arg), std::ffi::OsStr::new(typed))
-                        .unwrap_or_else(|e| panic!("--{} refuses {typed:?}: {e}", arg.get_id()));
+                    let long = format!("--{}", arg.get_long().unwrap_or(id));
+                    let matches = probe
+                        .clone()
+                        .try_get_matches_from(["probe", long.as_str(), typed])
+                        .unwrap_or_else(|e| panic!("{long} refuses {typed:?}: {e}"));
                     assert_eq!(
-                        parsed.downcast_ref::<bool>(),
+                        matches.get_one::<bool>(id),
                         Some(&expected),
-                        "--{} = {typed:?}",
-                        arg.get_id()
+                        "{long} = {typed:?}"
                     );
                 }
                 checked += 1;

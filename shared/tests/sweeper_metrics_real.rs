@@ -92,6 +92,7 @@ async fn a_sweep_that_cannot_reach_the_store_is_counted_and_records_no_success()
         retention: Duration::from_secs(900),
         sweep_interval: Duration::from_secs(1),
         purge_lease: Duration::from_secs(30),
+        reconcile_interval: Duration::from_secs(30),
     };
     let sweeper = Sweeper::new(Arc::new(store), Arc::new(blobs), retention);
     let m = metrics();

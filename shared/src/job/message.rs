@@ -58,7 +58,7 @@ impl JobMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{ImageFormat, lifecycle};
+    use crate::job::{ImageFormat, ImageInfo, JobParams, lifecycle};
 
     fn record() -> JobRecord {
         let input = ImageInfo {
