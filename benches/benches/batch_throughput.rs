@@ -12,9 +12,11 @@
 
 use clap::ValueEnum;
 use facefix_shared::models::Manifest;
+use facefix_worker::pipeline::inference::runtime::{
+    self, ConvSearch, CudaTuning, Device, SessionOptions,
+};
+use facefix_worker::pipeline::inference::session::TensorF32;
 use facefix_worker::pipeline::restore::{BatchPolicy, Restorer, RestorerSource, tensor};
-use facefix_worker::pipeline::runtime::{self, ConvSearch, CudaTuning, Device, SessionOptions};
-use facefix_worker::pipeline::session::TensorF32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;

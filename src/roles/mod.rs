@@ -14,7 +14,7 @@ use facefix_shared::connect::{Services, redact_url};
 use facefix_shared::models::{Manifest, locate_models_dir};
 use facefix_worker::passthrough::PassThrough;
 use facefix_worker::pipeline::FacePipeline;
-use facefix_worker::pipeline::decode::DecodeLimits;
+use facefix_worker::pipeline::image::decode::DecodeLimits;
 use facefix_worker::processor::ImageProcessor;
 use std::sync::Arc;
 

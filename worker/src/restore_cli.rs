@@ -6,8 +6,8 @@
 //! input's metadata is written.
 
 use crate::pipeline::face_pipeline::{FacePipeline, Request, Restored, Timings};
-use crate::pipeline::model_args::ModelArgs;
-use crate::pipeline::runtime::RuntimeError;
+use crate::pipeline::inference::model_args::ModelArgs;
+use crate::pipeline::inference::runtime::RuntimeError;
 use crate::pipeline::stages::DecodeLimits;
 use crate::pipeline::{Face, PipelineError};
 use crate::processor::NoStageObserver;

@@ -6,7 +6,7 @@ mod cv_support;
 use cv_support::*;
 use facefix_shared::ErrorCode;
 use facefix_shared::job::ImageFormat;
-use facefix_worker::pipeline::decode::{DecodeError, DecodeLimits, Decoded, decode};
+use facefix_worker::pipeline::image::decode::{DecodeError, DecodeLimits, Decoded, decode};
 use serde_json::json;
 use std::time::Instant;
 

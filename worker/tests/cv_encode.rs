@@ -5,8 +5,8 @@ mod cv_support;
 
 use cv_support::*;
 use facefix_shared::job::ImageFormat;
-use facefix_worker::pipeline::decode::{DecodeLimits, decode};
-use facefix_worker::pipeline::encode::{DEFAULT_JPEG_QUALITY, EncodeError, encode};
+use facefix_worker::pipeline::image::decode::{DecodeLimits, decode};
+use facefix_worker::pipeline::image::encode::{DEFAULT_JPEG_QUALITY, EncodeError, encode};
 use image::{GrayImage, RgbImage};
 
 /// Strings that betray metadata, searched in every header/chunk (not in compressed

@@ -4,8 +4,8 @@
 mod cv_support;
 
 use cv_support::*;
-use facefix_worker::pipeline::cv::{self, Affine};
-use facefix_worker::pipeline::{align, paste};
+use facefix_worker::pipeline::image::cv::{self, Affine};
+use facefix_worker::pipeline::image::{align, paste};
 use image::RgbImage;
 use serde_json::json;
 use std::time::Instant;

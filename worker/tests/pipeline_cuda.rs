@@ -6,7 +6,9 @@
 mod pipeline_support;
 
 use clap::Parser;
-use facefix_worker::pipeline::runtime::{self, ActiveDevice, CudaTuning, Device, SessionOptions};
+use facefix_worker::pipeline::inference::runtime::{
+    self, ActiveDevice, CudaTuning, Device, SessionOptions,
+};
 use facefix_worker::restore_cli::{self, RestoreArgs};
 use pipeline_support::{image_path, models_dir, test_restorer};
 use std::process::Command;

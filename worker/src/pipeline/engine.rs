@@ -3,9 +3,9 @@
 
 use super::detect::{Mtcnn, MtcnnNets};
 use super::error::PipelineError;
-use super::model_args::ModelArgs;
+use super::inference::model_args::ModelArgs;
+use super::inference::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
 use super::restore::{BatchPolicy, Restorer, RestorerSource};
-use super::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
 use facefix_shared::ErrorCode;
 use facefix_shared::models::{self, Manifest, ModelRole};
 use std::path::{Path, PathBuf};

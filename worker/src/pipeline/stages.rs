@@ -6,11 +6,11 @@
 
 use super::error::PipelineError;
 use super::face::Affine;
-use super::{align, cv, decode, encode, paste};
+use super::image::{align, cv, decode, encode, paste};
 use facefix_shared::job::ImageFormat;
 use image::{GrayImage, RgbImage};
 
-pub use super::decode::{DecodeLimits, Decoded, SourceInfo};
+pub use super::image::decode::{DecodeLimits, Decoded, SourceInfo};
 
 /// Decodes with the limits (header checks first), EXIF orientation applied, 8-bit RGB
 /// plus the alpha kept aside; failures are the input's fault (permanent, with the code).

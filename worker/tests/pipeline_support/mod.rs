@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use facefix_worker::pipeline::face_pipeline::{FacePipeline, Limits};
-use facefix_worker::pipeline::runtime::Device;
+use facefix_worker::pipeline::inference::runtime::Device;
 use facefix_worker::pipeline::stages::DecodeLimits;
 use facefix_worker::pipeline::{Engine, ModelArgs};
 use std::path::{Path, PathBuf};
@@ -94,7 +94,8 @@ pub fn asym_pipeline() -> FacePipeline {
         asym_engine(),
         Limits {
             decode: DecodeLimits::default(),
-            max_output_pixels: facefix_worker::pipeline::model_args::DEFAULT_MAX_OUTPUT_PIXELS,
+            max_output_pixels:
+                facefix_worker::pipeline::inference::model_args::DEFAULT_MAX_OUTPUT_PIXELS,
             quality: 95,
         },
     )
