@@ -9,12 +9,12 @@
 use bytes::Bytes;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use facefix_shared::job::ImageFormat;
-use facefix_worker::pipeline::face_pipeline::{FacePipeline, Request};
+use facefix_worker::pipeline::NoStageObserver;
 use facefix_worker::pipeline::inference::runtime::Device;
 use facefix_worker::pipeline::restore::tensor;
 use facefix_worker::pipeline::stages::{self, DecodeLimits};
 use facefix_worker::pipeline::{Face, ModelArgs};
-use facefix_worker::processor::NoStageObserver;
+use facefix_worker::pipeline::{FacePipeline, Request};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;

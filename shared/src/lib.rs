@@ -16,5 +16,6 @@ pub mod queue;
 pub mod retention;
 pub mod store;
 pub mod telemetry;
+pub mod time;
 
 pub use error_code::ErrorCode;

@@ -12,10 +12,10 @@ use facefix_api::upload::limits::UploadLimits;
 use facefix_api::{AppState, ModelEntry};
 use facefix_shared::connect::{Services, redact_url};
 use facefix_shared::models::{Manifest, locate_models_dir};
-use facefix_worker::passthrough::PassThrough;
 use facefix_worker::pipeline::FacePipeline;
 use facefix_worker::pipeline::image::decode::DecodeLimits;
-use facefix_worker::processor::ImageProcessor;
+use facefix_worker::processors::ImageProcessor;
+use facefix_worker::processors::PassThrough;
 use std::sync::Arc;
 
 /// Connects the ports; `required` names the URLs this role cannot do without.
@@ -60,19 +60,17 @@ pub async fn processor(
     args: &ProcessorArgs,
     limits: &UploadLimits,
 ) -> anyhow::Result<Arc<dyn ImageProcessor>> {
-    if args.no_models {
-        tracing::warn!(
-            "running without face models (--no-models): images are only oriented, upscaled and re-encoded"
-        );
-        return Ok(Arc::new(PassThrough {
-            max_pixels: limits.max_pixels,
-        }));
-    }
-    let model_args = args.model.clone();
     let decode = DecodeLimits {
         max_pixels: limits.max_pixels,
         max_side: limits.max_side,
     };
+    if args.no_models {
+        tracing::warn!(
+            "running without face models (--no-models): images are only oriented, upscaled and re-encoded"
+        );
+        return Ok(Arc::new(PassThrough::new(decode)));
+    }
+    let model_args = args.model.clone();
     let pipeline = tokio::task::spawn_blocking(move || FacePipeline::load(&model_args))
         .await
         .context("model loading panicked")?

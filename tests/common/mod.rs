@@ -9,8 +9,9 @@ use facefix_api::{AppState, RunningServer};
 use facefix_shared::config::{BlobArgs, QueueArgs, RetentionArgs, StoreArgs};
 use facefix_shared::connect::Services;
 use facefix_shared::retention::Sweeper;
-use facefix_worker::passthrough::PassThrough;
-use facefix_worker::processor::ImageProcessor;
+use facefix_worker::pipeline::image::decode::DecodeLimits;
+use facefix_worker::processors::ImageProcessor;
+use facefix_worker::processors::PassThrough;
 use facefix_worker::{Worker, WorkerArgs};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -137,9 +138,10 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start(options: StackOptions) -> Stack {
-        let processor: Arc<dyn ImageProcessor> = Arc::new(PassThrough {
+        let processor: Arc<dyn ImageProcessor> = Arc::new(PassThrough::new(DecodeLimits {
             max_pixels: options.limits.max_pixels,
-        });
+            max_side: options.limits.max_side,
+        }));
         Self::start_with(options, processor, None).await
     }
 

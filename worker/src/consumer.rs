@@ -2,7 +2,7 @@
 //! delivery on its own task, and drain on shutdown.
 
 use crate::dead_letters::run_dead_letter_consumer;
-use crate::processor::ImageProcessor;
+use crate::processors::ImageProcessor;
 use crate::worker_args::WorkerArgs;
 use facefix_shared::connect::Services;
 use facefix_shared::ports::QueueError;

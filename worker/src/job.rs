@@ -5,7 +5,7 @@
 //! dependency hiccup is retried (requeued with backoff, dead-lettered past the limit).
 
 use crate::consumer::Worker;
-use crate::processor::{ProcessError, Processed, StageObserver};
+use crate::processors::{ProcessError, Processed, StageObserver};
 use chrono::Utc;
 use facefix_shared::ErrorCode;
 use facefix_shared::job::{ImageInfo, JobEvent, JobFailure, JobId, JobRecord, JobState, Stage};

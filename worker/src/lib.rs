@@ -3,9 +3,8 @@
 pub mod consumer;
 pub mod dead_letters;
 mod job;
-pub mod passthrough;
 pub mod pipeline;
-pub mod processor;
+pub mod processors;
 pub mod restore_cli;
 pub mod worker_args;
 

@@ -5,12 +5,12 @@
 //! ([`ModelArgs`]). The output format follows OUTPUT's extension; nothing of the
 //! input's metadata is written.
 
-use crate::pipeline::face_pipeline::{FacePipeline, Request, Restored, Timings};
+use crate::pipeline::NoStageObserver;
 use crate::pipeline::inference::model_args::ModelArgs;
 use crate::pipeline::inference::runtime::RuntimeError;
 use crate::pipeline::stages::DecodeLimits;
 use crate::pipeline::{Face, PipelineError};
-use crate::processor::NoStageObserver;
+use crate::pipeline::{FacePipeline, Request, Restored, Timings};
 use bytes::Bytes;
 use clap::Args;
 use facefix_shared::job::{ImageFormat, MAX_UPSCALE};

@@ -8,6 +8,7 @@ use super::inference::runtime::{self, ActiveDevice, RuntimeError, SessionOptions
 use super::restore::{BatchPolicy, Restorer, RestorerSource};
 use facefix_shared::ErrorCode;
 use facefix_shared::models::{self, Manifest, ModelRole};
+use facefix_shared::time::elapsed_ms;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -115,7 +116,7 @@ impl Engine {
             }
             restorers.push(start(RestorerSource::Manifest(lookup(&manifest, name)?))?);
         }
-        let load_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let load_ms = elapsed_ms(t);
         // What the job metadata reports: where the restorer (the costly stage) runs.
         let device = restorers[0].device();
         tracing::info!(

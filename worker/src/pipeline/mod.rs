@@ -1,5 +1,6 @@
 //! The face pipeline: pure functions on images and tensors (decode → detect → align →
-//! restore → paste back → encode). It never knows queues, Redis or S3.
+//! restore → paste back → encode). It never knows queues, Redis, S3 or the job loop: the
+//! job loop's adapter is `crate::processors`.
 //!
 //! Rooms: [`image`] (pixels in, pixels out, no models), [`inference`] (ONNX Runtime,
 //! sessions and their threads), [`detect`] (one folder per face detector), [`restore`]
@@ -17,10 +18,16 @@ pub mod engine;
 pub mod error;
 pub mod face;
 pub mod face_pipeline;
+pub mod progress;
+pub mod request;
+pub mod restored;
 pub mod stages;
 
 pub use engine::Engine;
 pub use error::PipelineError;
 pub use face::Face;
-pub use face_pipeline::{FacePipeline, Request, Restored};
+pub use face_pipeline::FacePipeline;
 pub use inference::model_args::ModelArgs;
+pub use progress::{NoStageObserver, StageObserver};
+pub use request::{DEFAULT_QUALITY, Limits, Request};
+pub use restored::{Restored, Timings};

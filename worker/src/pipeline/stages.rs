@@ -62,9 +62,16 @@ pub fn resize_alpha(alpha: &GrayImage, w: u32, h: u32) -> GrayImage {
     GrayImage::from_fn(w, h, |x, y| image::Luma([up.get_pixel(x, y)[0]]))
 }
 
-/// Formats that carry an alpha channel.
-pub fn keeps_alpha(format: ImageFormat) -> bool {
-    encode::supports_alpha(format)
+/// The input's alpha for an output of `format` and `(w, h)`: resized when the format
+/// carries alpha, dropped when it does not.
+pub fn output_alpha(
+    alpha: Option<GrayImage>,
+    format: ImageFormat,
+    (w, h): (u32, u32),
+) -> Option<GrayImage> {
+    alpha
+        .filter(|_| encode::supports_alpha(format))
+        .map(|a| resize_alpha(&a, w, h))
 }
 
 /// Encodes with no metadata at all (`quality` for JPEG).

@@ -6,10 +6,10 @@
 
 #![allow(dead_code)]
 
-use facefix_worker::pipeline::face_pipeline::{FacePipeline, Limits};
 use facefix_worker::pipeline::inference::runtime::Device;
 use facefix_worker::pipeline::stages::DecodeLimits;
 use facefix_worker::pipeline::{Engine, ModelArgs};
+use facefix_worker::pipeline::{FacePipeline, Limits};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 

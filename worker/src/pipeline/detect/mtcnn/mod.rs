@@ -15,6 +15,7 @@ use crate::pipeline::error::PipelineError;
 use crate::pipeline::face::Face;
 use crate::pipeline::inference::session::TensorF32;
 use boxes::normalize;
+use facefix_shared::time::elapsed_ms;
 use image::RgbImage;
 use serde::Serialize;
 use std::time::Instant;
@@ -62,10 +63,6 @@ pub fn scales(height: u32, width: u32) -> Vec<f64> {
         k += 1;
     }
     out
-}
-
-fn elapsed_ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
 }
 
 impl Mtcnn {

@@ -1,13 +1,20 @@
 //! The seam between the job loop (queues, stores) and the image work.
 //!
 //! The job loop only knows [`ImageProcessor`]: bytes and parameters in, an encoded image,
-//! counts and stage timings out. The face pipeline implements it; so does the
-//! [`crate::passthrough::PassThrough`] processor used where no models are installed.
+//! counts and stage timings out. The face pipeline implements it (`face.rs`, the only
+//! place that maps job parameters and pipeline errors onto the job loop's); so does the
+//! [`PassThrough`] processor used where no models are installed.
+
+mod face;
+pub mod passthrough;
+
+pub use crate::pipeline::progress::{NoStageObserver, StageObserver};
+pub use passthrough::{PASSTHROUGH_MODEL, PassThrough};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use facefix_shared::ErrorCode;
-use facefix_shared::job::{ImageFormat, JobParams, Stage, StageTimings};
+use facefix_shared::job::{ImageFormat, JobParams, StageTimings};
 
 /// A finished image.
 #[derive(Debug, Clone)]
@@ -45,18 +52,6 @@ impl ProcessError {
             message: message.into(),
         }
     }
-}
-
-/// Receives stage changes while a job runs, for live progress events.
-pub trait StageObserver: Send + Sync {
-    fn entered(&self, stage: Stage);
-}
-
-/// Ignores stage changes.
-pub struct NoStageObserver;
-
-impl StageObserver for NoStageObserver {
-    fn entered(&self, _stage: Stage) {}
 }
 
 /// Turns an uploaded image into a restored one. Implementations run heavy work off the
