@@ -2,6 +2,7 @@
 //! order.
 
 pub mod api;
+pub mod restore;
 pub mod serve;
 pub mod sweeper;
 pub mod worker;

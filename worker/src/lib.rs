@@ -5,7 +5,6 @@ pub mod dead_letters;
 mod job;
 pub mod pipeline;
 pub mod processors;
-pub mod restore_cli;
 pub mod worker_args;
 
 pub use consumer::Worker;

@@ -1,78 +1,27 @@
-//! `facefix restore`: the offline CLI over the same pipeline the worker runs.
-//!
-//! `facefix restore INPUT OUTPUT [--restorer NAME_OR_PATH] [--upscale N] [--aligned]
-//! [--only-center-face] [--json META.json] [--bench N]` plus the model flags
-//! ([`ModelArgs`]). The output format follows OUTPUT's extension; nothing of the
-//! input's metadata is written.
+//! `facefix restore`: the offline CLI over the same pipeline the worker runs. Loads the
+//! models, restores one file, writes OUTPUT (the format follows its extension; nothing of
+//! the input's metadata is written), optionally META.json and a `--bench` table.
 
-use crate::pipeline::NoStageObserver;
-use crate::pipeline::inference::model_args::ModelArgs;
-use crate::pipeline::inference::runtime::RuntimeError;
-use crate::pipeline::stages::DecodeLimits;
-use crate::pipeline::{Face, PipelineError};
-use crate::pipeline::{FacePipeline, Request, Restored, Timings};
+use crate::cli::RestoreArgs;
 use bytes::Bytes;
-use clap::Args;
-use facefix_shared::job::{ImageFormat, MAX_UPSCALE};
+use facefix_shared::job::ImageFormat;
+use facefix_shared::time::elapsed_ms;
+use facefix_worker::pipeline::detect::DetectorStats;
+use facefix_worker::pipeline::image::decode::DecodeLimits;
+use facefix_worker::pipeline::image::decode::SourceInfo;
+use facefix_worker::pipeline::inference::runtime::RuntimeError;
+use facefix_worker::pipeline::{
+    Face, FacePipeline, NoStageObserver, PipelineError, Request, Restored, Timings,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Arguments of `facefix restore` (the model flags included: do not flatten
-/// `ModelArgs` again next to it).
-#[derive(Debug, Clone, Args)]
-pub struct RestoreArgs {
-    /// Input image (JPEG, PNG or WebP; the type is read from the bytes).
-    pub input: PathBuf,
-    /// Output image; the format follows the extension (.png, .jpg/.jpeg, .webp).
-    pub output: PathBuf,
-    /// Output scale of the whole image.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=i64::from(MAX_UPSCALE)))]
-    pub upscale: u8,
-    /// The input is an aligned face: resize it to the model size and restore it (no
-    /// detection, no paste-back; the output is the restored face).
-    #[arg(long)]
-    pub aligned: bool,
-    /// Restore only the face nearest the image centre.
-    #[arg(long)]
-    pub only_center_face: bool,
-    /// Fidelity weight for models that take one (0 = quality, 1 = fidelity; default 0.5).
-    #[arg(long, value_parser = parse_fidelity)]
-    pub fidelity: Option<f32>,
-    /// Write metadata (faces, transforms, stage timings) as JSON here.
-    #[arg(long, value_name = "META.json")]
-    pub json: Option<PathBuf>,
-    /// JPEG / WebP quality.
-    #[arg(long, default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
-    pub quality: u8,
-    /// Largest input in pixels (width × height), checked from the header.
-    #[arg(long, env = "FACEFIX_MAX_INPUT_PIXELS", default_value_t = 40_000_000)]
-    pub max_input_pixels: u64,
-    /// Longest input side in pixels, checked from the header.
-    #[arg(long, env = "FACEFIX_MAX_INPUT_SIDE", default_value_t = 12_000)]
-    pub max_input_side: u32,
-    /// Benchmark: after one warm-up run, run N more times and print the median and
-    /// minimum of each stage.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub bench: usize,
-    #[command(flatten)]
-    pub model: ModelArgs,
-}
-
-fn parse_fidelity(v: &str) -> Result<f32, String> {
-    let f: f32 = v.parse().map_err(|_| format!("not a number: {v:?}"))?;
-    if (0.0..=1.0).contains(&f) {
-        Ok(f)
-    } else {
-        Err("fidelity must be between 0 and 1".into())
-    }
-}
-
 /// Why `facefix restore` failed.
 #[derive(Debug, thiserror::Error)]
-pub enum RestoreCliError {
+pub enum RestoreError {
     #[error("{0}")]
     Usage(String),
     #[error("{path}: {source}")]
@@ -91,10 +40,10 @@ pub enum RestoreCliError {
     Internal(String),
 }
 
-impl RestoreCliError {
+impl RestoreError {
     /// Process exit status: 2 for a bad input, request or usage (like the reference),
     /// 1 for everything else (models, I/O, internal).
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) => 2,
             Self::Pipeline {
@@ -107,7 +56,7 @@ impl RestoreCliError {
 }
 
 /// The format an output path asks for.
-pub fn format_for_path(path: &Path) -> Result<ImageFormat, RestoreCliError> {
+fn format_for_path(path: &Path) -> Result<ImageFormat, RestoreError> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -116,28 +65,27 @@ pub fn format_for_path(path: &Path) -> Result<ImageFormat, RestoreCliError> {
         "png" => Ok(ImageFormat::Png),
         "jpg" | "jpeg" | "jpe" => Ok(ImageFormat::Jpeg),
         "webp" => Ok(ImageFormat::Webp),
-        _ => Err(RestoreCliError::Usage(format!(
+        _ => Err(RestoreError::Usage(format!(
             "{}: the output must end in .png, .jpg, .jpeg or .webp",
             path.display()
         ))),
     }
 }
 
-/// Runs the offline restore on its own async runtime (call it from `main`, outside any
+/// Runs the offline restore on its own async runtime (called from `main`, outside any
 /// runtime): loads the models, processes the image, writes OUTPUT (and META.json), prints
-/// one summary line (and the bench table with `--bench`). Exit with
-/// [`RestoreCliError::exit_code`] on error.
-pub fn run(args: &RestoreArgs) -> Result<(), RestoreCliError> {
+/// one summary line (and the bench table with `--bench`).
+pub fn run(args: &RestoreArgs) -> Result<(), RestoreError> {
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| RestoreCliError::Internal(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| RestoreError::Internal(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(run_async(args.clone()))
 }
 
-/// Warnings (e.g. `--device auto` falling back to CPU) on stderr, unless the process
-/// already has a subscriber. `FACEFIX_LOG` overrides the filter.
+/// Warnings (e.g. `--device auto` falling back to CPU) on stderr. `FACEFIX_LOG` overrides
+/// the filter.
 fn init_logging() {
     let filter = std::env::var("FACEFIX_LOG").unwrap_or_else(|_| "warn,ort=error".into());
     let _ = tracing_subscriber::fmt()
@@ -148,20 +96,19 @@ fn init_logging() {
         .try_init();
 }
 
-/// [`run`] for callers already inside a tokio runtime (tests, benchmarks).
-pub async fn run_async(args: RestoreArgs) -> Result<(), RestoreCliError> {
+async fn run_async(args: RestoreArgs) -> Result<(), RestoreError> {
     let format = format_for_path(&args.output)?;
     let model_args = args.model.clone();
     let t = Instant::now();
     let pipeline = tokio::task::spawn_blocking(move || FacePipeline::load(&model_args))
         .await
-        .map_err(|e| RestoreCliError::Internal(format!("model loading panicked: {e}")))??
+        .map_err(|e| RestoreError::Internal(format!("model loading panicked: {e}")))??
         .with_decode_limits(DecodeLimits {
             max_pixels: args.max_input_pixels,
             max_side: args.max_input_side,
         })
         .with_quality(args.quality);
-    let load_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let load_ms = elapsed_ms(t);
     let req = Request {
         restorer: None,
         upscale: u32::from(args.upscale),
@@ -178,12 +125,12 @@ pub async fn run_async(args: RestoreArgs) -> Result<(), RestoreCliError> {
             runs.push(once(&pipeline, &args, &req).await?.1);
         }
         let bench = Bench::from_runs(&runs);
-        print!("{}", bench.table(&args.input, &restored));
+        print!("{}", bench.table(&file_name(&args.input), &restored));
         meta.bench = Some(bench);
     }
     if let Some(path) = &args.json {
         let mut text = serde_json::to_string_pretty(&meta)
-            .map_err(|e| RestoreCliError::Internal(e.to_string()))?;
+            .map_err(|e| RestoreError::Internal(e.to_string()))?;
         text.push('\n');
         write_file(path, text.as_bytes())?;
     }
@@ -221,23 +168,23 @@ async fn once(
     pipeline: &FacePipeline,
     args: &RestoreArgs,
     req: &Request,
-) -> Result<(Restored, Timings), RestoreCliError> {
+) -> Result<(Restored, Timings), RestoreError> {
     let t = Instant::now();
-    let bytes = std::fs::read(&args.input).map_err(|source| RestoreCliError::Io {
+    let bytes = std::fs::read(&args.input).map_err(|source| RestoreError::Io {
         path: args.input.clone(),
         source,
     })?;
-    let read_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let read_ms = elapsed_ms(t);
     let restored = pipeline
         .run(Bytes::from(bytes), req, Arc::new(NoStageObserver))
         .await
-        .map_err(|source| RestoreCliError::Pipeline {
+        .map_err(|source| RestoreError::Pipeline {
             input: args.input.clone(),
             source,
         })?;
     let t = Instant::now();
     write_file(&args.output, &restored.bytes)?;
-    let write_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let write_ms = elapsed_ms(t);
     let mut timings = restored.timings;
     timings.decode += read_ms;
     timings.encode += write_ms;
@@ -245,8 +192,8 @@ async fn once(
     Ok((restored, timings))
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RestoreCliError> {
-    let io = |source| RestoreCliError::Io {
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RestoreError> {
+    let io = |source| RestoreError::Io {
         path: path.to_path_buf(),
         source,
     };
@@ -264,7 +211,7 @@ pub struct Meta {
     pub upscale: u8,
     pub aligned: bool,
     pub only_center_face: bool,
-    pub source: crate::pipeline::stages::SourceInfo,
+    pub source: SourceInfo,
     pub restorer: RestorerMeta,
     pub device: &'static str,
     pub num_detected: usize,
@@ -274,7 +221,7 @@ pub struct Meta {
     pub timings_ms: Timings,
     pub model_load_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub detector_stats: Option<crate::pipeline::detect::DetectorStats>,
+    pub detector_stats: Option<DetectorStats>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -339,7 +286,7 @@ impl Meta {
     }
 }
 
-/// `--bench` results: median and minimum per stage, ms (the reference's JSON shape).
+/// `--bench` results: median and minimum per stage, ms.
 #[derive(Debug, Clone, Serialize)]
 pub struct Bench {
     pub runs: usize,
@@ -380,7 +327,7 @@ fn median(sorted: &[f64]) -> f64 {
 }
 
 impl Bench {
-    fn from_runs(runs: &[Timings]) -> Self {
+    pub fn from_runs(runs: &[Timings]) -> Self {
         let stages_ms = STAGES
             .iter()
             .map(|name| {
@@ -401,11 +348,10 @@ impl Bench {
     }
 
     /// The same table `facefix_ref.py --bench` prints.
-    fn table(&self, input: &Path, r: &Restored) -> String {
+    pub fn table(&self, input_name: &str, r: &Restored) -> String {
         let mut s = format!(
-            "bench: {} runs after 1 warm-up, {}, {} face(s), {}x{} -> {}x{}\n{:<8} {:>10} {:>10}\n",
+            "bench: {} runs after 1 warm-up, {input_name}, {} face(s), {}x{} -> {}x{}\n{:<8} {:>10} {:>10}\n",
             self.runs,
-            file_name(input),
             r.faces.len(),
             r.input_width,
             r.input_height,
@@ -421,5 +367,64 @@ impl Bench {
             }
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use facefix_shared::ErrorCode;
+
+    #[test]
+    fn the_output_extension_names_the_format() {
+        let format = |p: &str| format_for_path(Path::new(p)).ok();
+        assert_eq!(format("out/a.PNG"), Some(ImageFormat::Png));
+        assert_eq!(format("a.jpe"), Some(ImageFormat::Jpeg));
+        assert_eq!(format("a.webp"), Some(ImageFormat::Webp));
+        assert!(matches!(
+            format_for_path(Path::new("a.bmp")),
+            Err(RestoreError::Usage(_))
+        ));
+    }
+
+    #[test]
+    fn bad_inputs_exit_2_and_everything_else_1() {
+        let pipeline = |source| RestoreError::Pipeline {
+            input: PathBuf::from("x.png"),
+            source,
+        };
+        let input = PipelineError::input(ErrorCode::CorruptImage, "cut short");
+        assert_eq!(pipeline(input).exit_code(), 2);
+        assert_eq!(
+            pipeline(PipelineError::Model("shape".into())).exit_code(),
+            2
+        );
+        assert_eq!(
+            pipeline(PipelineError::Transient("oom".into())).exit_code(),
+            1
+        );
+        assert_eq!(RestoreError::Usage("x".into()).exit_code(), 2);
+        let io = RestoreError::Io {
+            path: PathBuf::from("x"),
+            source: std::io::Error::other("denied"),
+        };
+        assert_eq!(io.exit_code(), 1);
+    }
+}
+
+#[cfg(test)]
+mod bench_tests {
+    use super::*;
+
+    #[test]
+    fn median_and_minimum_per_stage() {
+        let run = |total| Timings {
+            total,
+            ..Timings::default()
+        };
+        let bench = Bench::from_runs(&[run(30.0), run(10.0), run(20.0), run(40.0)]);
+        let total = bench.stages_ms["total"];
+        assert_eq!((total.median, total.min), (25.0, 10.0));
+        assert_eq!(bench.runs, 4);
     }
 }
