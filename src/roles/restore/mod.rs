@@ -2,19 +2,20 @@
 //! models, restores one file, writes OUTPUT (the format follows its extension; nothing of
 //! the input's metadata is written), optionally META.json and a `--bench` table.
 
+mod bench;
+mod meta;
+
 use crate::cli::RestoreArgs;
+use bench::Bench;
 use bytes::Bytes;
 use facefix_shared::job::ImageFormat;
 use facefix_shared::time::elapsed_ms;
-use facefix_worker::pipeline::detect::DetectorStats;
 use facefix_worker::pipeline::image::decode::DecodeLimits;
-use facefix_worker::pipeline::image::decode::SourceInfo;
 use facefix_worker::pipeline::inference::runtime::RuntimeError;
 use facefix_worker::pipeline::{
-    Face, FacePipeline, NoStageObserver, PipelineError, Request, Restored, Timings,
+    FacePipeline, NoStageObserver, PipelineError, Request, Restored, Timings,
 };
-use serde::Serialize;
-use std::collections::BTreeMap;
+use meta::Meta;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -203,173 +204,6 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RestoreError> {
     std::fs::write(path, bytes).map_err(io)
 }
 
-/// META.json.
-#[derive(Debug, Serialize)]
-pub struct Meta {
-    pub image_size: [u32; 2],
-    pub output_size: [u32; 2],
-    pub upscale: u8,
-    pub aligned: bool,
-    pub only_center_face: bool,
-    pub source: SourceInfo,
-    pub restorer: RestorerMeta,
-    pub device: &'static str,
-    pub num_detected: usize,
-    pub num_faces: usize,
-    pub num_restored: usize,
-    pub faces: Vec<Face>,
-    pub timings_ms: Timings,
-    pub model_load_ms: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detector_stats: Option<DetectorStats>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bench: Option<Bench>,
-}
-
-/// The restorer part of META.json.
-#[derive(Debug, Serialize)]
-pub struct RestorerMeta {
-    pub name: String,
-    pub path: String,
-    pub input_name: String,
-    pub size: u32,
-    pub max_batch: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fidelity_input: Option<String>,
-}
-
-impl Meta {
-    fn new(
-        r: &Restored,
-        timings: &Timings,
-        args: &RestoreArgs,
-        p: &FacePipeline,
-        load_ms: f64,
-    ) -> Self {
-        let engine = p.engine();
-        let spec = engine
-            .restorers()
-            .iter()
-            .find(|x| x.spec().name == r.restorer)
-            .map(|x| x.spec().clone());
-        Self {
-            image_size: [r.input_width, r.input_height],
-            output_size: [r.width, r.height],
-            upscale: args.upscale,
-            aligned: args.aligned,
-            only_center_face: args.only_center_face,
-            source: r.source,
-            restorer: RestorerMeta {
-                name: r.restorer.clone(),
-                path: spec
-                    .as_ref()
-                    .map(|s| s.path.display().to_string())
-                    .unwrap_or_default(),
-                input_name: spec.as_ref().map(|s| s.input.clone()).unwrap_or_default(),
-                size: spec.as_ref().map_or(0, |s| s.size),
-                max_batch: spec.as_ref().map_or(1, |s| s.max_batch),
-                fidelity_input: spec.and_then(|s| s.fidelity.map(|f| f.name)),
-            },
-            device: engine.device.as_str(),
-            num_detected: r.num_detected,
-            num_faces: r.faces.len(),
-            num_restored: r.num_restored,
-            faces: r.faces.clone(),
-            timings_ms: *timings,
-            model_load_ms: load_ms,
-            detector_stats: r.detector_stats.clone(),
-            notes: r.notes.clone(),
-            bench: None,
-        }
-    }
-}
-
-/// `--bench` results: median and minimum per stage, ms.
-#[derive(Debug, Clone, Serialize)]
-pub struct Bench {
-    pub runs: usize,
-    pub warmup: usize,
-    pub stages_ms: BTreeMap<&'static str, StageStat>,
-}
-
-/// Median and minimum of one stage.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct StageStat {
-    pub median: f64,
-    pub min: f64,
-}
-
-const STAGES: [&str; 7] = [
-    "decode", "detect", "align", "restore", "paste", "encode", "total",
-];
-
-fn stage(t: &Timings, name: &str) -> f64 {
-    match name {
-        "decode" => t.decode,
-        "detect" => t.detect,
-        "align" => t.align,
-        "restore" => t.restore,
-        "paste" => t.paste,
-        "encode" => t.encode,
-        _ => t.total,
-    }
-}
-
-fn median(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => sorted[n / 2],
-        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-    }
-}
-
-impl Bench {
-    pub fn from_runs(runs: &[Timings]) -> Self {
-        let stages_ms = STAGES
-            .iter()
-            .map(|name| {
-                let mut v: Vec<f64> = runs.iter().map(|t| stage(t, name)).collect();
-                v.sort_by(f64::total_cmp);
-                let stat = StageStat {
-                    median: median(&v),
-                    min: v.first().copied().unwrap_or(0.0),
-                };
-                (*name, stat)
-            })
-            .collect();
-        Self {
-            runs: runs.len(),
-            warmup: 1,
-            stages_ms,
-        }
-    }
-
-    /// The same table `facefix_ref.py --bench` prints.
-    pub fn table(&self, input_name: &str, r: &Restored) -> String {
-        let mut s = format!(
-            "bench: {} runs after 1 warm-up, {input_name}, {} face(s), {}x{} -> {}x{}\n{:<8} {:>10} {:>10}\n",
-            self.runs,
-            r.faces.len(),
-            r.input_width,
-            r.input_height,
-            r.width,
-            r.height,
-            "stage",
-            "median ms",
-            "min ms"
-        );
-        for name in STAGES {
-            if let Some(st) = self.stages_ms.get(name) {
-                s.push_str(&format!("{name:<8} {:>10.2} {:>10.2}\n", st.median, st.min));
-            }
-        }
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,22 +243,5 @@ mod tests {
             source: std::io::Error::other("denied"),
         };
         assert_eq!(io.exit_code(), 1);
-    }
-}
-
-#[cfg(test)]
-mod bench_tests {
-    use super::*;
-
-    #[test]
-    fn median_and_minimum_per_stage() {
-        let run = |total| Timings {
-            total,
-            ..Timings::default()
-        };
-        let bench = Bench::from_runs(&[run(30.0), run(10.0), run(20.0), run(40.0)]);
-        let total = bench.stages_ms["total"];
-        assert_eq!((total.median, total.min), (25.0, 10.0));
-        assert_eq!(bench.runs, 4);
     }
 }
