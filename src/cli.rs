@@ -3,10 +3,10 @@
 
 use clap::{Args, Parser, Subcommand};
 use facefix_api::backlog::BacklogArgs;
-use facefix_api::upload::limits::UploadLimits;
 use facefix_shared::config::{
     BlobArgs, ListenArgs, QueueArgs, RetentionArgs, StoreArgs, TelemetryArgs,
 };
+use facefix_shared::intake::{ImageLimits, UploadLimits};
 use facefix_shared::job::MAX_UPSCALE;
 use facefix_worker::WorkerArgs;
 use facefix_worker::pipeline::ModelArgs;
@@ -178,12 +178,8 @@ pub struct RestoreArgs {
     /// JPEG / WebP quality.
     #[arg(long, default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub quality: u8,
-    /// Largest input in pixels (width × height), checked from the header.
-    #[arg(long, env = "FACEFIX_MAX_INPUT_PIXELS", default_value_t = 40_000_000)]
-    pub max_input_pixels: u64,
-    /// Longest input side in pixels, checked from the header.
-    #[arg(long, env = "FACEFIX_MAX_INPUT_SIDE", default_value_t = 12_000)]
-    pub max_input_side: u32,
+    #[command(flatten)]
+    pub limits: ImageLimits,
     /// Benchmark: after one warm-up run, run N more times and print the median and
     /// minimum of each stage.
     #[arg(long, value_name = "N", default_value_t = 0)]

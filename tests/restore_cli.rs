@@ -79,19 +79,29 @@ fn a_bad_input_exits_2_naming_its_code() {
 }
 
 #[test]
-fn input_limits_are_flags() {
+fn input_limits_are_the_shared_flags() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = restore(
-        &testdata("images/astronaut.png"),
-        &dir.path().join("out.png"),
-        &["--max-input-side", "256"],
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("[too-many-pixels]"),
-        "{}",
-        stderr(&out)
-    );
+    // `--max-input-*` is the spelling before the roles shared the flags. The astronaut
+    // is 512 x 512 (262 144 pixels): each limit below refuses it by one.
+    let cases = [
+        ("--max-side", "511"),
+        ("--max-input-side", "511"),
+        ("--max-pixels", "262143"),
+        ("--max-input-pixels", "262143"),
+    ];
+    for (flag, limit) in cases {
+        let out = restore(
+            &testdata("images/astronaut.png"),
+            &dir.path().join("out.png"),
+            &[flag, limit],
+        );
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("[too-many-pixels]"),
+            "{flag}: {}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@ pub mod connect;
 pub mod contract;
 mod error_code;
 pub mod events;
+pub mod intake;
 pub mod job;
 pub mod metrics;
 pub mod models;

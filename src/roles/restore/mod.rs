@@ -10,7 +10,6 @@ use bench::Bench;
 use bytes::Bytes;
 use facefix_shared::job::ImageFormat;
 use facefix_shared::time::elapsed_ms;
-use facefix_worker::pipeline::image::decode::DecodeLimits;
 use facefix_worker::pipeline::inference::runtime::RuntimeError;
 use facefix_worker::pipeline::{
     FacePipeline, NoStageObserver, PipelineError, Request, Restored, Timings,
@@ -104,10 +103,7 @@ async fn run_async(args: RestoreArgs) -> Result<(), RestoreError> {
     let pipeline = tokio::task::spawn_blocking(move || FacePipeline::load(&model_args))
         .await
         .map_err(|e| RestoreError::Internal(format!("model loading panicked: {e}")))??
-        .with_decode_limits(DecodeLimits {
-            max_pixels: args.max_input_pixels,
-            max_side: args.max_input_side,
-        })
+        .with_decode_limits(args.limits)
         .with_quality(args.quality);
     let load_ms = elapsed_ms(t);
     let req = Request {

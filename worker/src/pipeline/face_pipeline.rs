@@ -9,7 +9,7 @@ use super::detect::DetectorStats;
 use super::engine::Engine;
 use super::error::PipelineError;
 use super::face::{Face, filter_faces};
-use super::image::decode::{DecodeLimits, SourceInfo};
+use super::image::decode::SourceInfo;
 use super::inference::model_args::ModelArgs;
 use super::inference::runtime::RuntimeError;
 use super::progress::StageObserver;
@@ -19,6 +19,7 @@ use super::restored::{Restored, Timings};
 use super::stages;
 use bytes::Bytes;
 use facefix_shared::ErrorCode;
+use facefix_shared::intake::ImageLimits;
 use facefix_shared::job::{ImageFormat, Stage};
 use facefix_shared::time::elapsed_ms;
 use image::{GrayImage, RgbImage};
@@ -75,7 +76,7 @@ impl FacePipeline {
         Ok(Self::new(
             Arc::new(engine),
             Limits {
-                decode: DecodeLimits::default(),
+                decode: ImageLimits::default(),
                 max_output_pixels: args.max_output_pixels,
                 quality: DEFAULT_QUALITY,
             },
@@ -87,7 +88,7 @@ impl FacePipeline {
     }
 
     /// Replaces the decode limits (the worker passes the API's).
-    pub fn with_decode_limits(mut self, decode: DecodeLimits) -> Self {
+    pub fn with_decode_limits(mut self, decode: ImageLimits) -> Self {
         self.limits.decode = decode;
         self
     }

@@ -1,6 +1,6 @@
 //! What a caller asks of the pipeline for one image, and the limits a pipeline runs under.
 
-use super::image::decode::DecodeLimits;
+use facefix_shared::intake::ImageLimits;
 use facefix_shared::job::ImageFormat;
 
 /// JPEG / WebP quality of the output.
@@ -37,7 +37,7 @@ impl Default for Request {
 /// Limits of one job.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    pub decode: DecodeLimits,
+    pub decode: ImageLimits,
     /// Largest width × height of the output.
     pub max_output_pixels: u64,
     pub quality: u8,

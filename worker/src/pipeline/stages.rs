@@ -7,14 +7,15 @@
 use super::error::PipelineError;
 use super::face::Affine;
 use super::image::{align, cv, decode, encode, paste};
+use facefix_shared::intake::ImageLimits;
 use facefix_shared::job::ImageFormat;
 use image::{GrayImage, RgbImage};
 
-pub use super::image::decode::{DecodeLimits, Decoded, SourceInfo};
+pub use super::image::decode::{Decoded, SourceInfo};
 
 /// Decodes with the limits (header checks first), EXIF orientation applied, 8-bit RGB
 /// plus the alpha kept aside; failures are the input's fault (permanent, with the code).
-pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, PipelineError> {
+pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<Decoded, PipelineError> {
     decode::decode(bytes, limits).map_err(|e| PipelineError::input(e.code(), e.to_string()))
 }
 

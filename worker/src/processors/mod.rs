@@ -9,6 +9,7 @@ mod face;
 pub mod passthrough;
 
 pub use crate::pipeline::progress::{NoStageObserver, StageObserver};
+pub use facefix_shared::models::ModelInfo;
 pub use passthrough::{PASSTHROUGH_MODEL, PassThrough};
 
 use async_trait::async_trait;
@@ -67,15 +68,4 @@ pub trait ImageProcessor: Send + Sync + 'static {
 
     /// Restorer names this processor accepts in `JobParams::model` (the first is the default).
     fn models(&self) -> Vec<ModelInfo>;
-}
-
-/// A restorer as listed to clients (`GET /v1/models`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ModelInfo {
-    pub name: String,
-    pub description: String,
-    pub licence: String,
-    /// Whether the model takes a fidelity weight.
-    pub fidelity: bool,
-    pub default: bool,
 }

@@ -4,10 +4,10 @@
 //! models are installed, and in its tests.
 
 use super::{ImageProcessor, ModelInfo, ProcessError, Processed, StageObserver};
-use crate::pipeline::image::decode::DecodeLimits;
 use crate::pipeline::{DEFAULT_QUALITY, stages};
 use async_trait::async_trait;
 use bytes::Bytes;
+use facefix_shared::intake::ImageLimits;
 use facefix_shared::job::{JobParams, Stage, StageTimings};
 use facefix_shared::time::elapsed_ms;
 use std::sync::Arc;
@@ -21,11 +21,11 @@ pub const PASSTHROUGH_MODEL: &str = "passthrough";
 pub struct PassThrough {
     /// Input limits, checked on the header before decoding (the API checked them too;
     /// this guards the decoder).
-    pub limits: DecodeLimits,
+    pub limits: ImageLimits,
 }
 
 impl PassThrough {
-    pub fn new(limits: DecodeLimits) -> Self {
+    pub fn new(limits: ImageLimits) -> Self {
         Self { limits }
     }
 }
@@ -33,7 +33,7 @@ impl PassThrough {
 fn run(
     input: &[u8],
     params: &JobParams,
-    limits: &DecodeLimits,
+    limits: &ImageLimits,
     observer: &dyn StageObserver,
 ) -> Result<Processed, ProcessError> {
     let mut timings = StageTimings::default();

@@ -1,7 +1,7 @@
-//! Input decoding: sniff the format from the bytes (JPEG, PNG, WebP only), refuse
-//! oversized images from their header, decode under `image::Limits`, refuse truncated
-//! files, apply EXIF orientation, and convert to 8-bit RGB with alpha kept aside
-//! (`facefix_ref.decode_image`).
+//! Input decoding: the shared intake's header check first (format sniffed from the bytes,
+//! JPEG, PNG, WebP only; oversized images refused from their header, as the API refuses
+//! them), then decode under `image::Limits`, refuse truncated files, apply EXIF
+//! orientation, and convert to 8-bit RGB with alpha kept aside (`facefix_ref.decode_image`).
 //!
 //! Parity with the reference (OpenCV's decoders): PNG and lossless WebP through the
 //! `image` crate and JPEG through libjpeg-turbo (`jpeg.rs`, the library OpenCV uses)
@@ -9,33 +9,12 @@
 
 mod convert;
 mod exif;
-mod header;
 mod jpeg;
 
-use facefix_shared::ErrorCode;
+use facefix_shared::intake::{self, Header, ImageLimits, IntakeError};
 use facefix_shared::job::ImageFormat;
 use image::{GrayImage, RgbImage};
 use std::io::Cursor;
-
-/// Input limits, checked on the header before anything is decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DecodeLimits {
-    /// Most pixels (width × height) accepted.
-    pub max_pixels: u64,
-    /// Longest side accepted.
-    pub max_side: u32,
-}
-
-impl Default for DecodeLimits {
-    /// 40 MP and 12,000 px a side: the 33 MP test image passes, the 144 MP
-    /// "below Pillow's limit" bomb does not.
-    fn default() -> Self {
-        Self {
-            max_pixels: 40_000_000,
-            max_side: 12_000,
-        }
-    }
-}
 
 /// What the source held, as the reference's JSON reports it (`source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -59,35 +38,6 @@ pub struct Decoded {
     pub source: SourceInfo,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    #[error("the upload is empty")]
-    EmptyUpload,
-    #[error("not a JPEG, PNG or WebP image ({0})")]
-    UnsupportedFormat(String),
-    #[error("{width}x{height} is over the input limit ({max_pixels} pixels, {max_side} px a side)")]
-    TooManyPixels {
-        width: u32,
-        height: u32,
-        max_pixels: u64,
-        max_side: u32,
-    },
-    #[error("the image is corrupt or truncated: {0}")]
-    CorruptImage(String),
-}
-
-impl DecodeError {
-    /// The API error code this maps to.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            DecodeError::EmptyUpload => ErrorCode::EmptyUpload,
-            DecodeError::UnsupportedFormat(_) => ErrorCode::UnsupportedFormat,
-            DecodeError::TooManyPixels { .. } => ErrorCode::TooManyPixels,
-            DecodeError::CorruptImage(_) => ErrorCode::CorruptImage,
-        }
-    }
-}
-
 fn image_format(f: ImageFormat) -> image::ImageFormat {
     match f {
         ImageFormat::Png => image::ImageFormat::Png,
@@ -97,25 +47,15 @@ fn image_format(f: ImageFormat) -> image::ImageFormat {
 }
 
 /// Decodes an upload (see the module doc for the steps and their order).
-pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, DecodeError> {
-    if bytes.is_empty() {
-        return Err(DecodeError::EmptyUpload);
-    }
-    let format = header::sniff(bytes)?;
-    let (width, height) = header::dimensions(bytes, format)?;
-    if u64::from(width) * u64::from(height) > limits.max_pixels
-        || width.max(height) > limits.max_side
-    {
-        return Err(DecodeError::TooManyPixels {
-            width,
-            height,
-            max_pixels: limits.max_pixels,
-            max_side: limits.max_side,
-        });
-    }
-    if format == ImageFormat::Jpeg && !header::jpeg_is_complete(bytes) {
-        return Err(DecodeError::CorruptImage(
-            "JPEG data ends before its end-of-image marker".into(),
+pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<Decoded, IntakeError> {
+    let Header {
+        format,
+        width,
+        height,
+    } = intake::read_header(bytes, limits)?;
+    if format == ImageFormat::Jpeg && !intake::jpeg_is_complete(bytes) {
+        return Err(IntakeError::corrupt(
+            "JPEG data ends before its end-of-image marker",
         ));
     }
     let planes = if format == ImageFormat::Jpeg {
@@ -124,9 +64,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, DecodeErro
         decode_with_image(bytes, format, width, height, limits)?
     };
     if planes.rgb.dimensions() != (width, height) {
-        return Err(DecodeError::CorruptImage(
-            "decoded size differs from the header".into(),
-        ));
+        return Err(IntakeError::corrupt("decoded size differs from the header"));
     }
     let orientation = exif::orientation(bytes, format);
     let rgb = convert::orient(planes.rgb, orientation);
@@ -150,16 +88,11 @@ fn decode_with_image(
     format: ImageFormat,
     width: u32,
     height: u32,
-    limits: &DecodeLimits,
-) -> Result<convert::Planes, DecodeError> {
+    limits: &ImageLimits,
+) -> Result<convert::Planes, IntakeError> {
     let corrupt = |e: image::ImageError| match e {
-        image::ImageError::Limits(_) => DecodeError::TooManyPixels {
-            width,
-            height,
-            max_pixels: limits.max_pixels,
-            max_side: limits.max_side,
-        },
-        other => DecodeError::CorruptImage(other.to_string()),
+        image::ImageError::Limits(_) => limits.refusal(width, height),
+        other => IntakeError::corrupt(other.to_string()),
     };
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), image_format(format));
     // Defence in depth: the decoder itself refuses anything past the header's limits
@@ -170,6 +103,5 @@ fn decode_with_image(
     lim.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
     reader.limits(lim);
     let img = reader.decode().map_err(corrupt)?;
-    convert::to_planes(&img)
-        .ok_or_else(|| DecodeError::CorruptImage("unsupported sample type".into()))
+    convert::to_planes(&img).ok_or_else(|| IntakeError::corrupt("unsupported sample type"))
 }
