@@ -44,12 +44,7 @@ impl Engine {
         let manifest =
             Manifest::load_dir(&models_dir).map_err(|e| RuntimeError::Config(e.to_string()))?;
         let env = runtime::environment(args.ort_dylib.as_deref())?;
-        let opts = SessionOptions {
-            device: args.device,
-            cuda_device_id: args.cuda_device,
-            intra_threads: args.effective_intra_threads(),
-            cuda: args.cuda_tuning(),
-        };
+        let opts = args.session_options();
         let nets = [
             ModelRole::MtcnnPnet,
             ModelRole::MtcnnRnet,
