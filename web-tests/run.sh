@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Browser tests of the web page: Debian's headless Chromium driven by playwright-core, with
 # node's own test runner, against facefix servers the tests start on 127.0.0.1 (port 0).
-# Installs what is missing (chromium, node, the npm packages), builds the binary, and
-# leaves one screenshot per screen in target/web-screenshots/.
+# Installs what is missing (chromium, node, the npm packages, the generated test data),
+# builds the binary, and leaves one screenshot per screen in target/web-screenshots/.
 # Usage: bash web-tests/run.sh   (from anywhere; scripts/test.sh runs it)
-# Environment: FACEFIX_BIN (binary to test), FACEFIX_TESTDATA (test pictures),
+# Environment: FACEFIX_BIN (binary to test), FACEFIX_TESTDATA (test pictures; default testdata/),
 # FACEFIX_CHROMIUM (browser), FACEFIX_TEST_SERVICES=1 (also on the real services).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +30,11 @@ fi
 
 if [[ -z ${FACEFIX_BIN:-} ]]; then
   cargo build --quiet --bin facefix
+fi
+# The large photo of the tests is generated (it needs the venv setup-models.sh makes).
+if [[ -z ${FACEFIX_TESTDATA:-} ]]; then
+  bash scripts/setup-models.sh
+  bash scripts/setup-testdata.sh
 fi
 
 rm -rf target/web-screenshots

@@ -58,6 +58,17 @@ impl BacklogMonitor {
         true
     }
 
+    /// Admits one upload, or `None` when the backlog is full. The slot is given back when
+    /// the [`Admission`] is dropped, unless its job was created ([`Admission::keep`]).
+    pub fn admit(&self) -> Option<Admission<'_>> {
+        // Built only once admitted: a dropped `Admission` gives a slot back.
+        if self.try_admit() {
+            Some(Admission { monitor: self })
+        } else {
+            None
+        }
+    }
+
     /// Gives back an admission whose job was not created.
     pub fn release(&self) {
         let _ = self
@@ -106,21 +117,55 @@ impl BacklogMonitor {
     }
 }
 
+/// One upload's slot in the backlog, held from before its body is read until its job is
+/// created; dropping it gives the slot back.
+#[must_use = "dropping an admission gives its backlog slot back at once"]
+pub struct Admission<'a> {
+    monitor: &'a BacklogMonitor,
+}
+
+impl Admission<'_> {
+    /// The job was created: it counts in the backlog until the next refresh reads it there.
+    pub fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.monitor.release();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn admission_stops_at_the_bound_and_releases() {
-        let monitor = BacklogMonitor::new(BacklogArgs {
-            max_backlog: 2,
+    fn monitor(max_backlog: u64) -> BacklogMonitor {
+        BacklogMonitor::new(BacklogArgs {
+            max_backlog,
             backlog_refresh: Duration::from_millis(500),
             backlog_retry_after: Duration::from_secs(10),
-        });
+        })
+    }
+
+    #[test]
+    fn admission_stops_at_the_bound_and_releases() {
+        let monitor = monitor(2);
         assert!(monitor.try_admit());
         assert!(monitor.try_admit());
         assert!(!monitor.try_admit());
         monitor.release();
         assert!(monitor.try_admit());
+    }
+
+    #[test]
+    fn a_dropped_admission_gives_its_slot_back_and_a_kept_one_does_not() {
+        let monitor = monitor(1);
+        drop(monitor.admit().expect("room for one"));
+        let kept = monitor.admit().expect("the slot came back");
+        assert!(monitor.admit().is_none(), "the bound holds");
+        kept.keep();
+        assert!(monitor.admit().is_none(), "a kept slot stays taken");
     }
 }

@@ -7,6 +7,7 @@ mod observe;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod submit;
 pub mod upload;
 pub mod views;
 

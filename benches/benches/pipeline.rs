@@ -3,7 +3,8 @@
 //! and of the whole pipeline, on the astronaut (512²,
 //! 1 face), the collage (1600×600, 4 faces) and the 33 MP image (7680×4320, 1 face).
 //!
-//! Needs `scripts/setup-models.sh` (models, ONNX Runtime) and `../shared/testdata`.
+//! Needs `scripts/setup-models.sh` (models, ONNX Runtime) and `scripts/setup-testdata.sh`
+//! (the 33 MP image is generated, not committed).
 //! Run: `cargo bench -p facefix-benches --bench pipeline` (add `-- astronaut` to filter).
 //! CPU, the default restorer (facefix-usm-512), upscale 2, intra-op threads = cores.
 
@@ -36,7 +37,7 @@ fn repo() -> PathBuf {
 
 fn fail(what: &str, e: impl std::fmt::Display) -> ! {
     eprintln!(
-        "pipeline bench: {what}: {e} (run scripts/setup-models.sh; ../shared/testdata must exist)"
+        "pipeline bench: {what}: {e} (run scripts/setup-models.sh, then scripts/setup-testdata.sh)"
     );
     std::process::exit(1)
 }
@@ -72,7 +73,7 @@ fn stages_bench(c: &mut Criterion) {
     let cases: Vec<Case> = IMAGES
         .iter()
         .map(|(name, file)| {
-            let path = repo().join("../shared/testdata/images").join(file);
+            let path = repo().join("testdata/images").join(file);
             let bytes =
                 std::fs::read(&path).unwrap_or_else(|e| fail(&path.display().to_string(), e));
             let d = stages::decode(&bytes, &limits).unwrap_or_else(|e| fail("decode", e));

@@ -5,6 +5,7 @@
 pub mod blob;
 pub mod config;
 pub mod connect;
+#[cfg(feature = "testing")]
 pub mod contract;
 mod error_code;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod models;
 pub mod ports;
 pub mod queue;
+pub mod redact;
 pub mod retention;
 pub mod store;
 pub mod telemetry;

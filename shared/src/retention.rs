@@ -5,9 +5,9 @@
 //! schedule. A crash at any step leaves the id scheduled, so another sweep finishes it.
 
 use crate::config::RetentionArgs;
-use crate::job::{JobId, JobState};
+use crate::job::{JobId, JobState, Removal, lifecycle};
 use crate::metrics::metrics;
-use crate::ports::{BlobError, BlobKey, BlobStore, JobStore, PurgeReason, StoreError};
+use crate::ports::{BlobError, BlobKey, BlobStore, JobStore, StoreError};
 use chrono::Utc;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -23,15 +23,14 @@ pub enum PurgeError {
     Blob(#[from] BlobError),
 }
 
-/// Deletes every object of `id`, then its record (which publishes `deleted`/`expired`).
-/// Idempotent. The purge schedule is not touched: see [`Sweeper`].
+/// Deletes every object of the job, then its record (which publishes `deleted` or
+/// `expired`). Idempotent. The purge schedule is not touched: see [`Sweeper`].
 pub async fn purge_job(
     store: &dyn JobStore,
     blobs: &dyn BlobStore,
-    id: JobId,
-    reason: PurgeReason,
+    removal: Removal,
 ) -> Result<(), PurgeError> {
-    for key in BlobKey::all_of(id) {
+    for key in BlobKey::all_of(removal.id) {
         blobs.delete(key).await.inspect_err(|_| {
             metrics()
                 .purge_errors_total
@@ -39,7 +38,7 @@ pub async fn purge_job(
                 .inc();
         })?;
     }
-    store.delete_record(id, reason).await.inspect_err(|_| {
+    store.delete_record(removal).await.inspect_err(|_| {
         metrics()
             .purge_errors_total
             .with_label_values(&["record"])
@@ -47,7 +46,7 @@ pub async fn purge_job(
     })?;
     metrics()
         .purges_total
-        .with_label_values(&[reason.as_str()])
+        .with_label_values(&[removal.reason.as_str()])
         .inc();
     Ok(())
 }
@@ -103,8 +102,7 @@ impl Sweeper {
         purge_job(
             self.store.as_ref(),
             self.blobs.as_ref(),
-            id,
-            PurgeReason::Expired,
+            lifecycle::expire(id),
         )
         .await?;
         if was_processing {

@@ -304,7 +304,7 @@ async fn redis_keys_follow_the_documented_layout() {
             bytes: 1,
         };
         let now = chrono::Utc::now();
-        let record = facefix_shared::job::JobRecord::new_queued(
+        let record = facefix_shared::job::lifecycle::create(
             JobId::new_random(),
             Default::default(),
             input,

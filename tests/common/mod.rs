@@ -44,15 +44,21 @@ fn env_or(name: &str, default: &str) -> String {
 pub mod processes;
 pub mod scenarios;
 
+/// `testdata/<path>` in the repository.
 pub fn testdata(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/testdata")
+        .join("testdata")
         .join(path)
 }
 
 pub fn read_testdata(path: &str) -> Vec<u8> {
     let full = testdata(path);
-    std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+    std::fs::read(&full).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (generated files: run `bash scripts/setup-testdata.sh`)",
+            full.display()
+        )
+    })
 }
 
 /// Settings of a test stack.

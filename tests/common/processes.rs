@@ -175,3 +175,52 @@ pub async fn upload(
     let body: Value = response.json().await.ok()?;
     body["id"].as_str().map(str::to_string)
 }
+
+/// A job that takes seconds even without models: the 33 MP photo upscaled ×2.
+pub const SLOW_IMAGE: &str = "images/large_7680x4320.jpg";
+pub const SLOW_QUERY: &str = "?upscale=2&format=jpeg";
+
+/// An API and one worker on the real services, the worker busy with a slow job.
+pub struct SlowJobInFlight {
+    pub env: Vec<(String, String)>,
+    pub client: reqwest::Client,
+    pub api: RoleProcess,
+    pub worker: RoleProcess,
+    /// The job, seen `processing`.
+    pub id: String,
+}
+
+/// Spawns the API and a worker (`worker_args` added to its command line), uploads
+/// [`SLOW_IMAGE`] and waits until the worker is processing it.
+pub async fn slow_job_in_flight(worker_args: &[&str]) -> SlowJobInFlight {
+    let env = service_env(3);
+    let client = reqwest::Client::new();
+    let mut api = RoleProcess::spawn("api", &env, &[]);
+    api.wait_healthy(&client).await;
+    let mut worker = RoleProcess::spawn("worker", &env, worker_args);
+    worker.wait_healthy(&client).await;
+    let id = upload(
+        &client,
+        &api.base,
+        super::read_testdata(SLOW_IMAGE),
+        SLOW_QUERY,
+        &[],
+    )
+    .await
+    .expect("accepted");
+    wait_state(
+        &client,
+        &api.base,
+        &id,
+        &["processing"],
+        Duration::from_secs(60),
+    )
+    .await;
+    SlowJobInFlight {
+        env,
+        client,
+        api,
+        worker,
+        id,
+    }
+}

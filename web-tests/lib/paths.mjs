@@ -1,12 +1,12 @@
-// Where things are: the repository, the shared test pictures, the screenshots.
+// Where things are: the repository, its test pictures, the screenshots.
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The shared test data (`../shared/testdata` beside the checkout unless FACEFIX_TESTDATA says). */
-const TESTDATA = process.env.FACEFIX_TESTDATA ?? path.resolve(REPO, '..', 'shared', 'testdata');
+/** The repository's test data (`testdata/`, unless FACEFIX_TESTDATA says otherwise). */
+const TESTDATA = process.env.FACEFIX_TESTDATA ?? path.join(REPO, 'testdata');
 
 export const IMAGES = {
   /** 512 × 512, one face. */

@@ -2,6 +2,7 @@
 //! delivery on its own task, and drain on shutdown.
 
 use crate::dead_letters::run_dead_letter_consumer;
+use crate::handler::JobHandler;
 use crate::processors::ImageProcessor;
 use crate::worker_args::WorkerArgs;
 use facefix_shared::connect::Services;
@@ -11,12 +12,12 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// A worker: the services, the processor, and how to consume.
+/// A worker: the services, how to consume, and the handler each job goes to.
 pub struct Worker {
-    pub(crate) services: Services,
-    pub(crate) processor: Arc<dyn ImageProcessor>,
-    pub(crate) args: WorkerArgs,
-    pub(crate) worker_id: String,
+    services: Services,
+    args: WorkerArgs,
+    worker_id: String,
+    handler: Arc<JobHandler>,
 }
 
 impl Worker {
@@ -26,11 +27,17 @@ impl Worker {
         args: WorkerArgs,
     ) -> Arc<Self> {
         let worker_id = args.resolved_worker_id();
+        let handler = Arc::new(JobHandler::new(
+            services.clone(),
+            processor,
+            args.clone(),
+            worker_id.clone(),
+        ));
         Arc::new(Self {
             services,
-            processor,
             args,
             worker_id,
+            handler,
         })
     }
 
@@ -50,7 +57,7 @@ impl Worker {
                 _ = shutdown.cancelled() => break,
                 delivery = deliveries.next() => match delivery {
                     Some(delivery) => {
-                        in_flight.spawn(self.clone().handle(delivery, interrupt.clone()));
+                        in_flight.spawn(self.handler.clone().handle(delivery, interrupt.clone()));
                     }
                     None => {
                         tracing::warn!("the queue closed the consumer; stopping");

@@ -1,11 +1,10 @@
 //! Jobs past the delivery limit land in the dead-letter queue; this marks them failed
 //! (`gave-up`) so their owners see a final state instead of waiting forever.
 
-use crate::job::record_finished;
+use crate::job_metrics::record_finished;
 use chrono::Utc;
-use facefix_shared::ErrorCode;
 use facefix_shared::connect::Services;
-use facefix_shared::job::{JobFailure, JobId, JobState};
+use facefix_shared::job::{JobId, lifecycle};
 use facefix_shared::ports::{Delivery, StoreError, Transition};
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -53,30 +52,16 @@ async fn settle_dead_letter(services: &Services, delivery: Delivery) {
     }
 }
 
-/// Marks `id` failed with `gave-up` unless it already reached a final state.
+/// Marks `id` failed with `gave-up` unless it already reached a final state (then the
+/// guard leaves it alone).
 pub async fn give_up(services: &Services, id: JobId) -> Result<(), StoreError> {
-    let Some(mut record) = services.store.get(id).await? else {
+    let Some(record) = services.store.get(id).await? else {
         return Ok(());
     };
-    if !JobState::ABANDONABLE.contains(&record.state) {
-        return Ok(());
-    }
-    record.state = JobState::Failed;
-    record.finished_at = Some(Utc::now());
-    record.error = Some(JobFailure {
-        code: ErrorCode::GaveUp,
-        message: format!(
-            "processing failed {} times; giving up",
-            record.attempts.max(1)
-        ),
-    });
-    if services
-        .store
-        .transition(JobState::ABANDONABLE, &record)
-        .await?
-        == Transition::Applied
-    {
-        record_finished(&record);
+    let update = lifecycle::give_up(record, Utc::now());
+    if services.store.transition(&update).await? == Transition::Applied {
+        let record = update.next();
+        record_finished(record);
         tracing::warn!(job_id = %id, attempts = record.attempts, "job given up after too many failed deliveries");
     }
     Ok(())

@@ -2,7 +2,8 @@
 
 pub mod consumer;
 pub mod dead_letters;
-mod job;
+mod handler;
+mod job_metrics;
 pub mod pipeline;
 pub mod processors;
 pub mod worker_args;

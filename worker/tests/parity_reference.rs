@@ -1,4 +1,4 @@
-//! Parity with the Python reference (`../shared/reference/facefix_ref.py`): for every test
+//! Parity with the Python reference (`tools/reference/facefix_ref.py`): for every test
 //! image the CLI decodes, with the reference's `asym` test restorer at upscale 1 and 2,
 //! the same face count, landmarks within 1 px, and PSNR of the whole output >= 40 dB.
 //!
@@ -49,7 +49,7 @@ fn read_json(path: &Path) -> serde_json::Value {
 }
 
 fn run_reference(input: &Path, output: &Path, json: &Path, upscale: u32) -> serde_json::Value {
-    let script = repo().join("../shared/reference/facefix_ref.py");
+    let script = repo().join("tools/reference/facefix_ref.py");
     let out = Command::new(venv_python())
         .arg(&script)
         .arg(input)
@@ -116,6 +116,7 @@ fn landmarks(meta: &serde_json::Value) -> Vec<[f64; 2]> {
         .unwrap_or_default()
 }
 
+/// Every file of the repository's `testdata/images/` (it holds pictures only).
 fn images() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(testdata().join("images"))
         .unwrap_or_else(|e| panic!("list test images: {e}"))

@@ -1,4 +1,4 @@
-//! Every file of `../shared/testdata/bad/` through the pipeline as `facefix restore` runs
+//! Every file of `testdata/bad/` through the pipeline as `facefix restore` runs
 //! it (default restorer, output format from the file name): a clean input error (the
 //! CLI's exit status 2) with a message, or a correct output; never a panic, a hang or
 //! unbounded memory; and outputs carry no metadata at all.

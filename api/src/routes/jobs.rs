@@ -3,17 +3,17 @@
 use super::parse_job_id;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
+use crate::submit::{self, NewJob, SubmitError};
 use crate::upload::body::read_upload;
 use crate::upload::probe::probe;
 use crate::views::JobView;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use facefix_shared::ErrorCode;
-use facefix_shared::job::{ImageInfo, JobId, JobMessage, JobParams, JobRecord, JobState};
+use facefix_shared::job::{ImageInfo, JobId, JobParams, JobRecord, JobState, lifecycle};
 use facefix_shared::metrics::metrics;
-use facefix_shared::ports::{BlobKey, PurgeReason};
-use facefix_shared::retention::purge_job;
-use facefix_shared::telemetry::trace_headers;
+use facefix_shared::ports::BlobKey;
+use facefix_shared::retention::{PurgeError, purge_job};
 use futures_util::StreamExt;
 
 /// Upload an image and start a job.
@@ -71,20 +71,10 @@ async fn accept_upload(
     request: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    // Shed load before reading the body: the cheapest refusal is the one that reads nothing.
-    if !state.backlog.try_admit() {
-        return Err(ApiError::new(
-            ErrorCode::BacklogFull,
-            "too many jobs are waiting; try again later",
-        )
-        .retry_after(state.backlog.args.backlog_retry_after));
-    }
-    let admitted = AdmissionGuard { state };
+    let admission = submit::admit(&state.backlog)?;
     let upload = read_upload(request, payload, state.limits.max_upload_bytes).await?;
     check_model(state, &upload.params)?;
     let probed = probe(&upload.image, &state.limits)?;
-    let id = JobId::new_random();
-    tracing::Span::current().record("job_id", tracing::field::display(id));
     let input = ImageInfo {
         format: probed.format,
         content_type: probed.format.content_type().to_string(),
@@ -92,44 +82,37 @@ async fn accept_upload(
         height: probed.height,
         bytes: upload.image.len() as u64,
     };
-    let record = JobRecord::new_queued(
-        id,
-        upload.params,
+    let job = NewJob {
+        params: upload.params,
         input,
-        chrono::Utc::now(),
-        state.retention.retention,
-    );
-    enqueue(state, &record, upload.image).await?;
-    admitted.keep();
-    metrics()
-        .jobs_created_total
-        .with_label_values(&[probed.format.extension()])
-        .inc();
-    metrics()
-        .upload_bytes
-        .with_label_values(&[probed.format.extension()])
-        .observe(record.input.bytes as f64);
-    tracing::info!(job_id = %id, format = probed.format.extension(), width = probed.width, height = probed.height, "job accepted");
-    let location = format!("/v1/jobs/{id}");
+        image: upload.image,
+    };
+    let record = submit::submit(&state.services, &state.retention, admission, job).await?;
+    let location = format!("/v1/jobs/{}", record.id);
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, location))
         .json(JobView::new(record, state.backlog.ready())))
 }
 
-/// Gives the backlog slot back unless the job was created.
-struct AdmissionGuard<'a> {
-    state: &'a AppState,
-}
-
-impl AdmissionGuard<'_> {
-    fn keep(self) {
-        std::mem::forget(self);
+impl From<SubmitError> for ApiError {
+    fn from(error: SubmitError) -> Self {
+        match error {
+            SubmitError::BacklogFull { retry_after } => {
+                ApiError::new(error.code(), error.to_string()).retry_after(retry_after)
+            }
+            SubmitError::Store(error) => error.into(),
+            SubmitError::Blob(error) => error.into(),
+            SubmitError::Queue(error) => error.into(),
+        }
     }
 }
 
-impl Drop for AdmissionGuard<'_> {
-    fn drop(&mut self) {
-        self.state.backlog.release();
+impl From<PurgeError> for ApiError {
+    fn from(error: PurgeError) -> Self {
+        match error {
+            PurgeError::Store(error) => error.into(),
+            PurgeError::Blob(error) => error.into(),
+        }
     }
 }
 
@@ -145,63 +128,6 @@ fn check_model(state: &AppState, params: &JobParams) -> Result<(), ApiError> {
         ErrorCode::UnknownModel,
         format!("unknown model `{name}` (available: {})", known.join(", ")),
     ))
-}
-
-/// Schedules the purge, stores the input, writes the record and publishes the message, in
-/// that order; if a step fails, undoes the earlier ones so nothing is left behind.
-async fn enqueue(
-    state: &AppState,
-    record: &JobRecord,
-    image: bytes::Bytes,
-) -> Result<(), ApiError> {
-    let services = &state.services;
-    let id = record.id;
-    // First, so that a crash at any later point leaves a purge entry the sweeper honours.
-    services.store.schedule_purge(id, record.expires_at).await?;
-    if let Err(error) = services
-        .blobs
-        .put(BlobKey::Input(id), image, &record.input.content_type)
-        .await
-    {
-        rollback(state, id, false).await;
-        return Err(error.into());
-    }
-    if let Err(error) = services
-        .store
-        .create(record, state.retention.record_ttl())
-        .await
-    {
-        rollback(state, id, true).await;
-        return Err(error.into());
-    }
-    let message = JobMessage::new(id, record.created_at);
-    let trace = trace_headers(&tracing::Span::current());
-    if let Err(error) = services.queue.publish(&message, &trace).await {
-        rollback(state, id, true).await;
-        return Err(error.into());
-    }
-    Ok(())
-}
-
-/// Best-effort undo of a half-created job. Whatever cannot be undone now (the dependency is
-/// down) stays on the purge schedule, and the sweeper removes it at expiry.
-async fn rollback(state: &AppState, id: JobId, stored: bool) {
-    let services = &state.services;
-    if stored
-        && let Err(error) = purge_job(
-            services.store.as_ref(),
-            services.blobs.as_ref(),
-            id,
-            PurgeReason::Deleted,
-        )
-        .await
-    {
-        tracing::warn!(job_id = %id, %error, "rollback incomplete; the sweeper will purge at expiry");
-        return;
-    }
-    if let Err(error) = services.store.unschedule_purge(id).await {
-        tracing::warn!(job_id = %id, %error, "rollback left a purge entry; the sweeper will clear it at expiry");
-    }
 }
 
 async fn load(state: &AppState, raw_id: &str) -> Result<JobRecord, ApiError> {
@@ -347,14 +273,9 @@ pub async fn delete_job(
     purge_job(
         state.services.store.as_ref(),
         state.services.blobs.as_ref(),
-        id,
-        PurgeReason::Deleted,
+        lifecycle::delete(id),
     )
-    .await
-    .map_err(|error| match error {
-        facefix_shared::retention::PurgeError::Store(e) => ApiError::from(e),
-        facefix_shared::retention::PurgeError::Blob(e) => ApiError::from(e),
-    })?;
+    .await?;
     tracing::info!(job_id = %id, "job deleted by request");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -27,11 +27,19 @@ mod tests {
     use facefix_shared::ErrorCode;
     use facefix_shared::job::ImageFormat;
 
+    /// The repository's `testdata/` folder.
+    fn testdata_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
+    }
+
     fn testdata(path: &str) -> Vec<u8> {
-        let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/testdata")
-            .join(path);
-        std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+        let full = testdata_dir().join(path);
+        std::fs::read(&full).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (generated files: run `bash scripts/setup-testdata.sh`)",
+                full.display()
+            )
+        })
     }
 
     fn code_of(path: &str) -> Result<ImageFormat, ErrorCode> {
@@ -95,13 +103,11 @@ mod tests {
         for (path, want) in expected {
             assert_eq!(code_of(path), want, "{path}");
         }
-        let listed = std::fs::read_dir(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/bad"),
-        )
-        .expect("testdata/bad")
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name() != "README.md")
-        .count();
+        let listed = std::fs::read_dir(testdata_dir().join("bad"))
+            .expect("testdata/bad")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name() != "README.md")
+            .count();
         assert_eq!(
             listed,
             expected.len(),

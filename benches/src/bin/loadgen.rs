@@ -27,8 +27,9 @@ struct Args {
     /// Base URL of the API under test.
     #[arg(long, env = "LOADGEN_API", default_value = "http://127.0.0.1:8080")]
     api: String,
-    /// Image to upload (about 400 KB is the reference point).
-    #[arg(long, default_value = "../shared/testdata/images/astronaut.png")]
+    /// Image to upload (about 400 KB is the reference point; the default is relative to the
+    /// repository root, where benches/load.sh runs).
+    #[arg(long, default_value = "testdata/images/astronaut.png")]
     image: std::path::PathBuf,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 16)]

@@ -6,8 +6,8 @@
 //! [`store_contract_tests!`](crate::store_contract_tests) and
 //! [`blob_contract_tests!`](crate::blob_contract_tests) turn every property into one
 //! `#[tokio::test]`, so a test file runs the whole suite against its adapter with one line.
-//! The functions panic (assert) on a violation; they are test code compiled into the
-//! library so every adapter's tests share them.
+//! The functions panic (assert) on a violation. They are test code, built only with the
+//! `testing` feature, and live in the library so every adapter's tests share them.
 
 pub mod blob;
 pub mod queue;

@@ -1,8 +1,9 @@
 //! What every [`JobStore`] adapter must do.
 
 use super::{QUIET, eventually, within};
+use crate::job::lifecycle::{self, GuardedUpdate, JobOutput};
 use crate::job::{ImageFormat, ImageInfo, JobEvent, JobId, JobParams, JobRecord, JobState, Stage};
-use crate::ports::{JobStore, PurgeReason, Transition};
+use crate::ports::{JobStore, Transition};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use futures_util::StreamExt;
@@ -45,7 +46,7 @@ fn record_at(created_at: DateTime<Utc>) -> JobRecord {
         height: 48,
         bytes: 1234,
     };
-    JobRecord::new_queued(
+    lifecycle::create(
         JobId::new_random(),
         JobParams::default(),
         input,
@@ -58,19 +59,19 @@ fn record() -> JobRecord {
     record_at(now_ms())
 }
 
-fn with_state(record: &JobRecord, state: JobState) -> JobRecord {
-    let mut next = record.clone();
-    next.state = state;
-    match state {
-        JobState::Processing => {
-            next.started_at = Some(now_ms());
-            next.attempts += 1;
-            next.worker_id = Some("contract-worker".into());
-        }
-        JobState::Succeeded | JobState::Failed => next.finished_at = Some(now_ms()),
-        _ => {}
-    }
-    next
+fn start(record: &JobRecord) -> GuardedUpdate {
+    lifecycle::start(record.clone(), "contract-worker", now_ms())
+}
+
+fn succeed(running: &JobRecord) -> GuardedUpdate {
+    let output = JobOutput {
+        image: running.input.clone(),
+        faces_found: 1,
+        faces_restored: 1,
+        timings: Default::default(),
+        notes: Vec::new(),
+    };
+    lifecycle::succeed(running.clone(), output, now_ms())
 }
 
 fn close(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
@@ -110,41 +111,36 @@ pub async fn transition_is_guarded(h: Arc<dyn StoreHarness>) {
     let StorePair { a, b } = h.fresh().await;
     let record = record();
     a.create(&record, LONG_TTL).await.expect("create");
-    let processing = with_state(&record, JobState::Processing);
+    let processing = start(&record);
     assert_eq!(
-        a.transition(JobState::STARTABLE, &processing)
-            .await
-            .expect("start"),
+        a.transition(&processing).await.expect("start"),
         Transition::Applied
     );
     assert_eq!(
         b.get(record.id).await.expect("get"),
-        Some(processing.clone())
+        Some(processing.next().clone())
     );
 
     // A duplicate delivery finishing late cannot move a finished job back.
-    let succeeded = with_state(&processing, JobState::Succeeded);
+    let succeeded = succeed(processing.next());
     assert_eq!(
-        a.transition(JobState::FINISHABLE, &succeeded)
-            .await
-            .expect("finish"),
+        a.transition(&succeeded).await.expect("finish"),
         Transition::Applied
     );
     assert_eq!(
-        b.transition(JobState::STARTABLE, &processing)
-            .await
-            .expect("late start"),
+        b.transition(&processing).await.expect("late start"),
         Transition::Rejected {
             current: JobState::Succeeded
         }
     );
-    assert_eq!(a.get(record.id).await.expect("get"), Some(succeeded));
+    assert_eq!(
+        a.get(record.id).await.expect("get"),
+        Some(succeeded.into_next())
+    );
 
     let unknown = record_at(now_ms());
     assert_eq!(
-        a.transition(JobState::STARTABLE, &unknown)
-            .await
-            .expect("unknown"),
+        a.transition(&start(&unknown)).await.expect("unknown"),
         Transition::Missing
     );
     assert_eq!(
@@ -160,11 +156,8 @@ pub async fn transition_keeps_the_record_ttl(h: Arc<dyn StoreHarness>) {
     a.create(&record, Duration::from_millis(1500))
         .await
         .expect("create");
-    let processing = with_state(&record, JobState::Processing);
     assert_eq!(
-        a.transition(JobState::STARTABLE, &processing)
-            .await
-            .expect("start"),
+        a.transition(&start(&record)).await.expect("start"),
         Transition::Applied
     );
     let store = a.clone();
@@ -193,20 +186,16 @@ pub async fn events_arrive_in_order_and_the_stream_ends_after_a_final_one(
     })
     .await
     .expect("publish");
-    let processing = with_state(&record, JobState::Processing);
-    a.transition(JobState::STARTABLE, &processing)
-        .await
-        .expect("start");
+    let processing = start(&record);
+    a.transition(&processing).await.expect("start");
     a.publish(&JobEvent::Stage {
         job_id: record.id,
         stage: Stage::Restore,
     })
     .await
     .expect("publish");
-    let succeeded = with_state(&processing, JobState::Succeeded);
-    a.transition(JobState::FINISHABLE, &succeeded)
-        .await
-        .expect("finish");
+    let succeeded = succeed(processing.next());
+    a.transition(&succeeded).await.expect("finish");
 
     let expected = vec![
         JobEvent::State {
@@ -216,16 +205,12 @@ pub async fn events_arrive_in_order_and_the_stream_ends_after_a_final_one(
             job_id: record.id,
             stage: Stage::Detect,
         },
-        JobEvent::State {
-            record: Box::new(processing),
-        },
+        processing.event(),
         JobEvent::Stage {
             job_id: record.id,
             stage: Stage::Restore,
         },
-        JobEvent::State {
-            record: Box::new(succeeded),
-        },
+        succeeded.event(),
     ];
     let mut got = Vec::new();
     for _ in 0..expected.len() {
@@ -257,7 +242,7 @@ pub async fn delete_record_is_idempotent_and_keeps_the_purge_entry(h: Arc<dyn St
     // still reach it across processes, so only a subscription made earlier is exact.
     let mut events = b.subscribe(record.id).await.expect("subscribe");
     a.create(&record, LONG_TTL).await.expect("create");
-    a.delete_record(record.id, PurgeReason::Deleted)
+    a.delete_record(lifecycle::delete(record.id))
         .await
         .expect("delete");
     assert_eq!(a.get(record.id).await.expect("get"), None);
@@ -279,10 +264,10 @@ pub async fn delete_record_is_idempotent_and_keeps_the_purge_entry(h: Arc<dyn St
         })
     );
     assert_eq!(within("the end of the stream", events.next()).await, None);
-    a.delete_record(record.id, PurgeReason::Expired)
+    a.delete_record(lifecycle::expire(record.id))
         .await
         .expect("delete again");
-    a.delete_record(JobId::new_random(), PurgeReason::Expired)
+    a.delete_record(lifecycle::expire(JobId::new_random()))
         .await
         .expect("delete a never-created job");
     assert_eq!(
@@ -408,15 +393,10 @@ pub async fn oldest_queued_follows_the_queued_jobs(h: Arc<dyn StoreHarness>) {
     a.create(&first, LONG_TTL).await.expect("create");
     let oldest = a.oldest_queued().await.expect("oldest").expect("some");
     assert!(close(oldest, t1), "oldest {oldest} is the first job's {t1}");
-    a.transition(
-        JobState::STARTABLE,
-        &with_state(&first, JobState::Processing),
-    )
-    .await
-    .expect("start");
+    a.transition(&start(&first)).await.expect("start");
     let oldest = a.oldest_queued().await.expect("oldest").expect("some");
     assert!(close(oldest, t2), "a started job is no longer queued");
-    a.delete_record(second.id, PurgeReason::Deleted)
+    a.delete_record(lifecycle::delete(second.id))
         .await
         .expect("delete");
     assert_eq!(a.oldest_queued().await.expect("oldest"), None);

@@ -44,6 +44,13 @@ pub enum JobEvent {
 }
 
 impl JobEvent {
+    /// The job changed state: `record` is the new one.
+    pub fn state_of(record: &JobRecord) -> Self {
+        Self::State {
+            record: Box::new(record.clone()),
+        }
+    }
+
     pub fn job_id(&self) -> JobId {
         match self {
             Self::State { record } => record.id,

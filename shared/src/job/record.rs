@@ -106,35 +106,6 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
-    /// A new queued job.
-    pub fn new_queued(
-        id: JobId,
-        params: JobParams,
-        input: ImageInfo,
-        created_at: DateTime<Utc>,
-        retention: std::time::Duration,
-    ) -> Self {
-        let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-        Self {
-            id,
-            state: JobState::Queued,
-            created_at,
-            started_at: None,
-            finished_at: None,
-            expires_at: created_at + retention,
-            params,
-            input,
-            output: None,
-            faces_found: None,
-            faces_restored: None,
-            timings_ms: StageTimings::default(),
-            attempts: 0,
-            worker_id: None,
-            error: None,
-            notes: Vec::new(),
-        }
-    }
-
     /// The output format: what the client asked for, else the input's.
     pub fn output_format(&self) -> ImageFormat {
         self.params.format.unwrap_or(self.input.format)

@@ -43,16 +43,6 @@ impl JobState {
     pub fn is_final(self) -> bool {
         !matches!(self, Self::Queued | Self::Processing)
     }
-
-    /// The states a worker may start processing from. `processing` is included because a
-    /// redelivered message means the previous worker died mid-job.
-    pub const STARTABLE: &'static [JobState] = &[Self::Queued, Self::Processing];
-
-    /// The states a job may finish (succeed or fail) from.
-    pub const FINISHABLE: &'static [JobState] = &[Self::Processing];
-
-    /// The states from which a give-up (dead letter) may mark a job failed.
-    pub const ABANDONABLE: &'static [JobState] = &[Self::Queued, Self::Processing];
 }
 
 impl std::fmt::Display for JobState {
@@ -74,10 +64,9 @@ mod tests {
     }
 
     #[test]
-    fn finished_jobs_cannot_be_restarted() {
-        assert!(!JobState::STARTABLE.contains(&JobState::Succeeded));
-        assert!(!JobState::STARTABLE.contains(&JobState::Failed));
+    fn only_queued_and_processing_are_not_final() {
         assert!(JobState::Succeeded.is_final());
         assert!(!JobState::Processing.is_final());
+        assert!(!JobState::Queued.is_final());
     }
 }

@@ -1,4 +1,4 @@
-use crate::job::{JobEvent, JobId, JobRecord, JobState};
+use crate::job::{GuardedUpdate, JobEvent, JobId, JobRecord, JobState, Removal};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
@@ -19,30 +19,10 @@ pub enum StoreError {
 pub enum Transition {
     /// Written; the record is now the one given.
     Applied,
-    /// Not written: the job is in a state the change does not start from.
+    /// Not written: the stored job does not pass the update's guard.
     Rejected { current: JobState },
     /// Not written: the job does not exist (purged, expired, or never created).
     Missing,
-}
-
-/// Why a job's data is being destroyed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PurgeReason {
-    Deleted,
-    Expired,
-}
-
-impl PurgeReason {
-    pub fn state(self) -> JobState {
-        match self {
-            Self::Deleted => JobState::Deleted,
-            Self::Expired => JobState::Expired,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        self.state().as_str()
-    }
 }
 
 /// Events of one job, as they happen.
@@ -56,18 +36,15 @@ pub trait JobStore: Send + Sync + 'static {
     async fn schedule_purge(&self, id: JobId, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Writes a new record (with a TTL of `record_ttl` as a backstop) and publishes its
-    /// state.
+    /// state. The record comes from `lifecycle::create`.
     async fn create(&self, record: &JobRecord, record_ttl: Duration) -> Result<(), StoreError>;
 
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>, StoreError>;
 
-    /// Replaces the record with `next` only if the job's current state is in `from`
-    /// (atomically), then publishes the new state.
-    async fn transition(
-        &self,
-        from: &[JobState],
-        next: &JobRecord,
-    ) -> Result<Transition, StoreError>;
+    /// Replaces the record with `update.next()` only if the stored job passes
+    /// `update.guard()`, atomically, then publishes the new state. Updates come from
+    /// [`crate::job::lifecycle`].
+    async fn transition(&self, update: &GuardedUpdate) -> Result<Transition, StoreError>;
 
     /// Publishes a progress event (no write).
     async fn publish(&self, event: &JobEvent) -> Result<(), StoreError>;
@@ -76,9 +53,9 @@ pub trait JobStore: Send + Sync + 'static {
     /// between the read and the subscription is missed.
     async fn subscribe(&self, id: JobId) -> Result<EventStream, StoreError>;
 
-    /// Deletes the record and publishes `Gone`. Idempotent. The purge entry is left in
-    /// place: the sweeper removes it once the objects are known to be gone.
-    async fn delete_record(&self, id: JobId, reason: PurgeReason) -> Result<(), StoreError>;
+    /// Deletes the record and publishes `removal.event()`. Idempotent. The purge entry is
+    /// left in place: the sweeper removes it once the objects are known to be gone.
+    async fn delete_record(&self, removal: Removal) -> Result<(), StoreError>;
 
     /// Atomically takes up to `limit` ids due at `now` from the purge schedule, pushing each
     /// one's due time to `now + lease` so other sweepers skip it while this one works; if

@@ -1,9 +1,10 @@
 //! The in-memory job store of embedded mode: records with a TTL, the purge schedule, the
 //! queued index and per-job events, behind one lock (every operation is atomic).
 
+use super::PurgeClaim;
 use crate::events::EventHub;
-use crate::job::{JobEvent, JobId, JobRecord, JobState};
-use crate::ports::{EventStream, JobStore, PurgeReason, StoreError, Transition};
+use crate::job::{GuardedUpdate, JobEvent, JobId, JobRecord, JobState, Removal};
+use crate::ports::{EventStream, JobStore, StoreError, Transition};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -73,9 +74,7 @@ impl JobStore for MemoryStore {
                 state.queued.insert((record.created_at, record.id));
             }
         }
-        self.hub.publish(JobEvent::State {
-            record: Box::new(record.clone()),
-        });
+        self.hub.publish(JobEvent::state_of(record));
         Ok(())
     }
 
@@ -83,17 +82,14 @@ impl JobStore for MemoryStore {
         Ok(self.lock().live_record(id).cloned())
     }
 
-    async fn transition(
-        &self,
-        from: &[JobState],
-        next: &JobRecord,
-    ) -> Result<Transition, StoreError> {
+    async fn transition(&self, update: &GuardedUpdate) -> Result<Transition, StoreError> {
+        let next = update.next();
         {
             let mut state = self.lock();
             let Some(current) = state.live_record(next.id) else {
                 return Ok(Transition::Missing);
             };
-            if !from.contains(&current.state) {
+            if !update.guard().admits(current) {
                 return Ok(Transition::Rejected {
                     current: current.state,
                 });
@@ -103,9 +99,7 @@ impl JobStore for MemoryStore {
                 state.queued.remove(&(next.created_at, next.id));
             }
         }
-        self.hub.publish(JobEvent::State {
-            record: Box::new(next.clone()),
-        });
+        self.hub.publish(update.event());
         Ok(Transition::Applied)
     }
 
@@ -118,17 +112,14 @@ impl JobStore for MemoryStore {
         Ok(self.hub.subscribe(id))
     }
 
-    async fn delete_record(&self, id: JobId, reason: PurgeReason) -> Result<(), StoreError> {
+    async fn delete_record(&self, removal: Removal) -> Result<(), StoreError> {
         {
             let mut state = self.lock();
-            if let Some((record, _)) = state.records.remove(&id) {
-                state.queued.remove(&(record.created_at, id));
+            if let Some((record, _)) = state.records.remove(&removal.id) {
+                state.queued.remove(&(record.created_at, removal.id));
             }
         }
-        self.hub.publish(JobEvent::Gone {
-            job_id: id,
-            state: reason.state(),
-        });
+        self.hub.publish(removal.event());
         Ok(())
     }
 
@@ -138,17 +129,17 @@ impl JobStore for MemoryStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<JobId>, StoreError> {
+        let claim = PurgeClaim::new(now, lease, limit);
         let mut state = self.lock();
         let due: Vec<JobId> = state
             .purge_order
             .iter()
-            .take_while(|(at, _)| *at <= now)
-            .take(limit)
+            .take_while(|(at, _)| *at <= claim.due_by)
+            .take(claim.limit)
             .map(|(_, id)| *id)
             .collect();
-        let lease_end = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         for id in &due {
-            state.set_purge_due(*id, lease_end);
+            state.set_purge_due(*id, claim.lease_end);
         }
         Ok(due)
     }

@@ -12,11 +12,12 @@
 
 mod events;
 
+use super::PurgeClaim;
 use crate::config::StoreArgs;
-use crate::connect::redact_url;
 use crate::events::EventHub;
-use crate::job::{JobEvent, JobId, JobRecord, JobState};
-use crate::ports::{EventStream, JobStore, PurgeReason, StoreError, Transition};
+use crate::job::{GuardedUpdate, JobEvent, JobId, JobRecord, JobState, Removal};
+use crate::ports::{EventStream, JobStore, StoreError, Transition};
+use crate::redact::redact_url;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use deadpool_redis::{Manager, Pool, Runtime};
@@ -173,9 +174,7 @@ impl JobStore for RedisStore {
     async fn create(&self, record: &JobRecord, record_ttl: Duration) -> Result<(), StoreError> {
         let json = serde_json::to_string(record)
             .map_err(|e| StoreError::Data(format!("encoding record: {e}")))?;
-        let event = event_json(&JobEvent::State {
-            record: Box::new(record.clone()),
-        })?;
+        let event = event_json(&JobEvent::state_of(record))?;
         let key = self.keys().job(record.id);
         let ttl_ms = i64::try_from(record_ttl.as_millis())
             .unwrap_or(i64::MAX)
@@ -217,16 +216,11 @@ impl JobStore for RedisStore {
         .transpose()
     }
 
-    async fn transition(
-        &self,
-        from: &[JobState],
-        next: &JobRecord,
-    ) -> Result<Transition, StoreError> {
+    async fn transition(&self, update: &GuardedUpdate) -> Result<Transition, StoreError> {
+        let next = update.next();
         let json = serde_json::to_string(next)
             .map_err(|e| StoreError::Data(format!("encoding record: {e}")))?;
-        let event = event_json(&JobEvent::State {
-            record: Box::new(next.clone()),
-        })?;
+        let event = event_json(&update.event())?;
         let mut invocation = TRANSITION.key(self.keys().job(next.id));
         invocation
             .key(self.keys().queued())
@@ -235,7 +229,9 @@ impl JobStore for RedisStore {
             .arg(json)
             .arg(event)
             .arg(next.id.to_string());
-        for state in from {
+        // The script checks the guard as `Guard::admits` does: the stored state is one of
+        // these.
+        for state in update.guard().states() {
             invocation.arg(state.as_str());
         }
         let mut conn = self.conn().await?;
@@ -268,11 +264,9 @@ impl JobStore for RedisStore {
         Ok(self.inner.hub.subscribe(id))
     }
 
-    async fn delete_record(&self, id: JobId, reason: PurgeReason) -> Result<(), StoreError> {
-        let event = event_json(&JobEvent::Gone {
-            job_id: id,
-            state: reason.state(),
-        })?;
+    async fn delete_record(&self, removal: Removal) -> Result<(), StoreError> {
+        let id = removal.id;
+        let event = event_json(&removal.event())?;
         let mut conn = self.conn().await?;
         // The purge entry stays: the sweeper removes it once the objects are gone too.
         redis::pipe()
@@ -294,16 +288,16 @@ impl JobStore for RedisStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<JobId>, StoreError> {
-        if limit == 0 {
+        let claim = PurgeClaim::new(now, lease, limit);
+        if claim.takes_nothing() {
             return Ok(Vec::new());
         }
-        let lease_end = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let mut conn = self.conn().await?;
         let members: Vec<String> = CLAIM_DUE
             .key(self.keys().purge())
-            .arg(score(now))
-            .arg(score(lease_end))
-            .arg(limit)
+            .arg(score(claim.due_by))
+            .arg(score(claim.lease_end))
+            .arg(claim.limit)
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable("claiming due purges"))?;

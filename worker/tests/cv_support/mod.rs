@@ -18,9 +18,9 @@ pub fn project_root() -> PathBuf {
     }
 }
 
-/// `../shared/testdata/<rel>` from the project root.
+/// `testdata/<rel>` in the repository (`scripts/setup-testdata.sh` makes the generated files).
 pub fn testdata(rel: &str) -> PathBuf {
-    project_root().join("../shared/testdata").join(rel)
+    project_root().join("testdata").join(rel)
 }
 
 fn python() -> Option<PathBuf> {

@@ -1,5 +1,5 @@
 //! Shared helpers of the pipeline and parity tests: paths to the repository's models,
-//! the test restorers, the shared test images, and one engine per test binary.
+//! the test restorers, the test images of `testdata/`, and one engine per test binary.
 //!
 //! The tests need what `scripts/setup-models.sh` prepares (the venv with ONNX Runtime,
 //! the MTCNN nets, the test restorers); when it is missing they fail saying so.
@@ -23,7 +23,7 @@ pub fn models_dir() -> PathBuf {
     repo().join("models")
 }
 
-/// A test restorer built by setup-models.sh from the reference's make_test_restorer.py.
+/// A test restorer built by setup-models.sh (tools/reference/make_test_restorers.py).
 pub fn test_restorer(file: &str) -> PathBuf {
     let p = models_dir().join("test").join(file);
     assert!(
@@ -34,13 +34,18 @@ pub fn test_restorer(file: &str) -> PathBuf {
     p
 }
 
+/// The repository's `testdata/`, with its generated files: the tests that list a folder
+/// would otherwise run on fewer files than they mean to.
 pub fn testdata() -> PathBuf {
-    let p = repo().join("../shared/testdata");
-    assert!(
-        p.is_dir(),
-        "missing {} (the shared test images)",
-        p.display()
-    );
+    let p = repo().join("testdata");
+    let pins = std::fs::read_to_string(p.join("generated.sha256"))
+        .unwrap_or_else(|e| panic!("{}/generated.sha256: {e}", p.display()));
+    for name in pins.lines().filter_map(|l| l.split_whitespace().nth(1)) {
+        assert!(
+            p.join(name).is_file(),
+            "missing testdata/{name}: run `bash scripts/setup-testdata.sh` first"
+        );
+    }
     p
 }
 

@@ -5,8 +5,8 @@
 //! by a channel-level error, and its behaviour is ours to test.
 
 use super::topology::{self, Names};
-use crate::connect::redact_url;
 use crate::ports::QueueError;
+use crate::redact::redact_url;
 use lapin::options::ConfirmSelectOptions;
 use lapin::uri::AMQPUri;
 use lapin::{Channel, Connection, ConnectionProperties};

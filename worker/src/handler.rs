@@ -1,18 +1,27 @@
-//! Handling one delivery: guard the state transition, fetch the input, run the processor,
-//! store the result, update the record, then settle the message.
+//! Handling one delivery: start the job, fetch the input, run the processor, store the
+//! result, record the outcome, then settle the message.
 //!
 //! Each failure is classified where it happens: a bad image is final (`failed`, acked), a
 //! dependency hiccup is retried (requeued with backoff, dead-lettered past the limit).
+//! Every state change comes from `facefix_shared::job::lifecycle`.
 
-use crate::consumer::Worker;
-use crate::processors::{ProcessError, Processed, StageObserver};
+mod progress;
+
+use crate::job_metrics::record_finished;
+use crate::processors::{ImageProcessor, ProcessError, Processed, StageObserver};
+use crate::worker_args::WorkerArgs;
+use bytes::Bytes;
 use chrono::Utc;
 use facefix_shared::ErrorCode;
-use facefix_shared::job::{ImageInfo, JobEvent, JobFailure, JobId, JobRecord, JobState, Stage};
+use facefix_shared::connect::Services;
+use facefix_shared::job::lifecycle::{self, GuardedUpdate, JobOutput};
+use facefix_shared::job::{ImageInfo, JobFailure, JobId, JobRecord, Stage, StageTimings};
 use facefix_shared::metrics::metrics;
-use facefix_shared::ports::{BlobKey, Delivery, JobStore, Transition};
+use facefix_shared::ports::{BlobKey, Delivery, Transition};
 use facefix_shared::telemetry::continue_trace;
+use facefix_shared::time::elapsed_ms;
 use futures_util::FutureExt;
+use progress::StagePublisher;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,7 +30,7 @@ use tracing::Instrument;
 
 /// What to do with a delivery once its job has been handled.
 #[derive(Debug)]
-pub enum Outcome {
+enum Outcome {
     /// Finished (succeeded, failed for good, or nothing to do): remove the message.
     Done,
     /// Failed transiently: back off, then requeue (counts towards the delivery limit).
@@ -30,32 +39,29 @@ pub enum Outcome {
     Interrupted,
 }
 
-fn ms_since(start: Instant) -> f64 {
-    start.elapsed().as_secs_f64() * 1000.0
+/// Handles deliveries of the job queue, one job each, for one worker.
+pub(crate) struct JobHandler {
+    services: Services,
+    processor: Arc<dyn ImageProcessor>,
+    args: WorkerArgs,
+    worker_id: String,
 }
 
-/// Publishes stage changes as events, from whichever thread the processor runs on.
-struct StagePublisher {
-    store: Arc<dyn JobStore>,
-    job_id: JobId,
-    runtime: tokio::runtime::Handle,
-}
-
-impl StageObserver for StagePublisher {
-    fn entered(&self, stage: Stage) {
-        let store = self.store.clone();
-        let event = JobEvent::Stage {
-            job_id: self.job_id,
-            stage,
-        };
-        // Progress is best effort: a lost stage event only makes the live view less detailed.
-        self.runtime.spawn(async move {
-            let _ = store.publish(&event).await;
-        });
+impl JobHandler {
+    pub(crate) fn new(
+        services: Services,
+        processor: Arc<dyn ImageProcessor>,
+        args: WorkerArgs,
+        worker_id: String,
+    ) -> Self {
+        Self {
+            services,
+            processor,
+            args,
+            worker_id,
+        }
     }
-}
 
-impl Worker {
     /// Handles one delivery to the end, including settling it. Never panics outward.
     pub(crate) async fn handle(self: Arc<Self>, delivery: Delivery, interrupt: CancellationToken) {
         let id = delivery.message.job_id;
@@ -123,14 +129,13 @@ impl Worker {
         }
     }
 
-    /// Shows a requeued job as queued again (only if it is still ours to requeue).
+    /// Shows a requeued job as queued again (the guard applies it only to a job still
+    /// processing). Best effort: the redelivery starts the job either way.
     async fn return_to_queued(&self, id: JobId) {
         let store = &self.services.store;
-        if let Ok(Some(mut record)) = store.get(id).await
-            && record.state == JobState::Processing
-        {
-            record.state = JobState::Queued;
-            let _ = store.transition(&[JobState::Processing], &record).await;
+        // Issue 11: requeue the attempt this handler started, not whatever is stored now.
+        if let Ok(Some(record)) = store.get(id).await {
+            let _ = store.transition(&lifecycle::requeue(record)).await;
         }
     }
 
@@ -153,13 +158,8 @@ impl Worker {
             return Outcome::Done;
         }
         let started = Instant::now();
-        let mut running = record;
-        running.state = JobState::Processing;
-        running.started_at = Some(Utc::now());
-        running.attempts += 1;
-        running.worker_id = Some(self.worker_id.clone());
-        running.error = None;
-        match store.transition(JobState::STARTABLE, &running).await {
+        let start = lifecycle::start(record, &self.worker_id, Utc::now());
+        match store.transition(&start).await {
             Ok(Transition::Applied) => {}
             Ok(other) => {
                 tracing::info!(?other, "job not startable; dropping the message");
@@ -170,10 +170,16 @@ impl Worker {
                 return Outcome::Retry { reason: "store" };
             }
         }
-        self.run_started(running, started).await
+        let running = start.into_next();
+        match self.run(&running, started).await {
+            Ok(update) => self.finish(update).await,
+            Err(outcome) => outcome,
+        }
     }
 
-    async fn run_started(&self, mut job: JobRecord, started: Instant) -> Outcome {
+    /// Runs a started job to the update that ends it (succeed or fail), or to what to do
+    /// with the message when it cannot end now.
+    async fn run(&self, job: &JobRecord, started: Instant) -> Result<GuardedUpdate, Outcome> {
         let id = job.id;
         let observer: Arc<dyn StageObserver> = Arc::new(StagePublisher {
             store: self.services.store.clone(),
@@ -182,27 +188,14 @@ impl Worker {
         });
         observer.entered(Stage::Fetch);
         let fetch_start = Instant::now();
-        let input = match self.services.blobs.get(BlobKey::Input(id)).await {
-            Ok(Some(blob)) => match blob.into_bytes().await {
-                Ok(bytes) => bytes,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot read the input");
-                    return Outcome::Retry { reason: "blobs" };
-                }
-            },
-            Ok(None) => {
-                let failure = JobFailure {
-                    code: ErrorCode::Internal,
-                    message: "the uploaded image is missing from the object store".to_string(),
-                };
-                return self.finish_failed(job, failure).await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot fetch the input");
-                return Outcome::Retry { reason: "blobs" };
-            }
+        let Some(input) = self.fetch_input(id).await? else {
+            let failure = JobFailure {
+                code: ErrorCode::Internal,
+                message: "the uploaded image is missing from the object store".to_string(),
+            };
+            return Ok(lifecycle::fail(job.clone(), failure, Utc::now()));
         };
-        let fetch_ms = ms_since(fetch_start);
+        let fetch_ms = elapsed_ms(fetch_start);
         let processed = match self
             .processor
             .process(input, &job.params, observer.clone())
@@ -211,130 +204,109 @@ impl Worker {
             Ok(processed) => processed,
             Err(ProcessError::Permanent { code, message }) => {
                 tracing::info!(%code, %message, "the image cannot be processed");
-                return self.finish_failed(job, JobFailure { code, message }).await;
+                let failure = JobFailure { code, message };
+                return Ok(lifecycle::fail(job.clone(), failure, Utc::now()));
             }
             Err(ProcessError::Transient(reason)) => {
                 tracing::warn!(%reason, "processing failed transiently");
-                return Outcome::Retry {
+                return Err(Outcome::Retry {
                     reason: "processor",
-                };
+                });
             }
         };
         observer.entered(Stage::Store);
         let store_start = Instant::now();
-        let content_type = processed.format.content_type();
         if let Err(error) = self
             .services
             .blobs
-            .put(BlobKey::Result(id), processed.bytes.clone(), content_type)
+            .put(
+                BlobKey::Result(id),
+                processed.bytes.clone(),
+                processed.format.content_type(),
+            )
             .await
         {
             tracing::warn!(%error, "cannot store the result");
-            return Outcome::Retry { reason: "blobs" };
+            return Err(Outcome::Retry { reason: "blobs" });
         }
         let mut timings = processed.timings.clone();
         timings.fetch = Some(fetch_ms);
-        timings.store = Some(ms_since(store_start));
-        timings.total = Some(ms_since(started));
-        job.timings_ms = timings;
-        self.finish_succeeded(job, processed).await
+        timings.store = Some(elapsed_ms(store_start));
+        timings.total = Some(elapsed_ms(started));
+        let output = job_output(processed, timings);
+        Ok(lifecycle::succeed(job.clone(), output, Utc::now()))
     }
 
-    async fn finish_succeeded(&self, mut job: JobRecord, processed: Processed) -> Outcome {
-        let id = job.id;
-        job.state = JobState::Succeeded;
-        job.finished_at = Some(Utc::now());
-        job.output = Some(ImageInfo {
-            format: processed.format,
-            content_type: processed.format.content_type().to_string(),
-            width: processed.width,
-            height: processed.height,
-            bytes: processed.bytes.len() as u64,
-        });
-        job.faces_found = Some(processed.faces_found);
-        job.faces_restored = Some(processed.faces_restored);
-        job.notes.extend(processed.notes);
-        match self
-            .services
-            .store
-            .transition(JobState::FINISHABLE, &job)
-            .await
-        {
+    /// The uploaded image; `None` when it is missing for good.
+    async fn fetch_input(&self, id: JobId) -> Result<Option<Bytes>, Outcome> {
+        match self.services.blobs.get(BlobKey::Input(id)).await {
+            Ok(Some(blob)) => blob.into_bytes().await.map(Some).map_err(|error| {
+                tracing::warn!(%error, "cannot read the input");
+                Outcome::Retry { reason: "blobs" }
+            }),
+            Ok(None) => Ok(None),
+            Err(error) => {
+                tracing::warn!(%error, "cannot fetch the input");
+                Err(Outcome::Retry { reason: "blobs" })
+            }
+        }
+    }
+
+    /// Records the final state `update` carries (succeeded or failed).
+    async fn finish(&self, update: GuardedUpdate) -> Outcome {
+        // Only a success stored a result object this attempt.
+        let stored_result = update.next().output.is_some();
+        match self.services.store.transition(&update).await {
             Ok(Transition::Applied) => {
-                record_finished(&job);
+                let job = update.next();
+                record_finished(job);
                 tracing::info!(
-                    faces = processed.faces_restored,
+                    state = %job.state,
+                    faces = job.faces_restored,
                     total_ms = job.timings_ms.total,
-                    "job succeeded"
+                    "job finished"
                 );
                 Outcome::Done
             }
-            Ok(Transition::Missing) => {
+            Ok(Transition::Missing) if stored_result => {
                 // Deleted or expired while we worked: the result must not outlive the job.
                 tracing::info!("job vanished while processing; deleting its result");
-                match self.services.blobs.delete(BlobKey::Result(id)).await {
+                match self
+                    .services
+                    .blobs
+                    .delete(BlobKey::Result(update.next().id))
+                    .await
+                {
                     Ok(()) => Outcome::Done,
                     Err(_) => Outcome::Retry { reason: "blobs" },
                 }
             }
+            Ok(Transition::Missing) => Outcome::Done,
             Ok(Transition::Rejected { current }) => {
                 tracing::info!(%current, "job finished elsewhere; keeping that outcome");
                 Outcome::Done
             }
             Err(error) => {
-                tracing::warn!(%error, "cannot record the result");
-                Outcome::Retry { reason: "store" }
-            }
-        }
-    }
-
-    async fn finish_failed(&self, mut job: JobRecord, failure: JobFailure) -> Outcome {
-        job.state = JobState::Failed;
-        job.finished_at = Some(Utc::now());
-        job.error = Some(failure);
-        match self
-            .services
-            .store
-            .transition(JobState::FINISHABLE, &job)
-            .await
-        {
-            Ok(Transition::Applied) => {
-                record_finished(&job);
-                Outcome::Done
-            }
-            Ok(_) => Outcome::Done,
-            Err(error) => {
-                tracing::warn!(%error, "cannot record the failure");
+                tracing::warn!(%error, "cannot record the outcome");
                 Outcome::Retry { reason: "store" }
             }
         }
     }
 }
 
-/// Metrics of a job that reached a final state.
-pub(crate) fn record_finished(job: &JobRecord) {
-    let m = metrics();
-    let outcome = job.state.as_str();
-    let code = job
-        .error
-        .as_ref()
-        .map(|e| e.code.as_str())
-        .unwrap_or("none");
-    m.jobs_finished_total
-        .with_label_values(&[outcome, code])
-        .inc();
-    let seconds = (Utc::now() - job.created_at).num_milliseconds().max(0) as f64 / 1000.0;
-    m.job_duration_seconds
-        .with_label_values(&[outcome])
-        .observe(seconds);
-    for (stage, ms) in job.timings_ms.entries() {
-        m.stage_duration_seconds
-            .with_label_values(&[stage])
-            .observe(ms / 1000.0);
-    }
-    if let Some(faces) = job.faces_restored {
-        m.faces_per_job
-            .with_label_values(&[] as &[&str])
-            .observe(f64::from(faces));
+/// What the processor made, as the job record keeps it.
+fn job_output(processed: Processed, timings: StageTimings) -> JobOutput {
+    JobOutput {
+        image: ImageInfo {
+            format: processed.format,
+            content_type: processed.format.content_type().to_string(),
+            width: processed.width,
+            height: processed.height,
+            bytes: processed.bytes.len() as u64,
+        },
+        faces_found: processed.faces_found,
+        faces_restored: processed.faces_restored,
+        timings,
+        notes: processed.notes,
     }
 }
