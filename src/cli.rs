@@ -4,14 +4,15 @@
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 use facefix_api::backlog::BacklogArgs;
-use facefix_api::upload::limits::UploadLimits;
 use facefix_shared::config::{
     BlobArgs, ListenArgs, QueueArgs, RetentionArgs, StoreArgs, TelemetryArgs,
 };
+use facefix_shared::intake::{ImageLimits, UploadLimits};
+use facefix_shared::job::MAX_UPSCALE;
 use facefix_worker::WorkerArgs;
 use facefix_worker::pipeline::ModelArgs;
-use facefix_worker::restore_cli::RestoreArgs;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -149,6 +150,52 @@ pub struct SweeperRoleArgs {
     pub retention: RetentionArgs,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
+}
+
+/// `facefix restore INPUT OUTPUT`: the offline CLI (the model flags included: do not
+/// flatten `ModelArgs` again next to it).
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// Input image (JPEG, PNG or WebP; the type is read from the bytes).
+    pub input: PathBuf,
+    /// Output image; the format follows the extension (.png, .jpg/.jpeg, .webp).
+    pub output: PathBuf,
+    /// Output scale of the whole image.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=i64::from(MAX_UPSCALE)))]
+    pub upscale: u8,
+    /// The input is an aligned face: resize it to the model size and restore it (no
+    /// detection, no paste-back; the output is the restored face).
+    #[arg(long)]
+    pub aligned: bool,
+    /// Restore only the face nearest the image centre.
+    #[arg(long)]
+    pub only_center_face: bool,
+    /// Fidelity weight for models that take one (0 = quality, 1 = fidelity; default 0.5).
+    #[arg(long, value_parser = parse_fidelity)]
+    pub fidelity: Option<f32>,
+    /// Write metadata (faces, transforms, stage timings) as JSON here.
+    #[arg(long, value_name = "META.json")]
+    pub json: Option<PathBuf>,
+    /// JPEG / WebP quality.
+    #[arg(long, default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
+    #[command(flatten)]
+    pub limits: ImageLimits,
+    /// Benchmark: after one warm-up run, run N more times and print the median and
+    /// minimum of each stage.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub bench: usize,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+fn parse_fidelity(v: &str) -> Result<f32, String> {
+    let f: f32 = v.parse().map_err(|_| format!("not a number: {v:?}"))?;
+    if (0.0..=1.0).contains(&f) {
+        Ok(f)
+    } else {
+        Err("fidelity must be between 0 and 1".into())
+    }
 }
 
 #[cfg(test)]

@@ -13,11 +13,11 @@ fn main() -> ExitCode {
     let command = match Cli::parse().command {
         // The offline CLI needs no runtime, services or telemetry.
         Command::Restore(args) => {
-            return match facefix_worker::restore_cli::run(&args) {
+            return match roles::restore::run(&args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("facefix restore: {error}");
-                    ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(1))
+                    ExitCode::from(error.exit_code())
                 }
             };
         }

@@ -178,9 +178,7 @@ async fn upload_with_broken(broken: Broken, expected_code: &str) {
     };
     let mut options = StackOptions::new(Backend::Embedded);
     options.with_worker = false;
-    let processor = Arc::new(facefix_worker::passthrough::PassThrough {
-        max_pixels: 40_000_000,
-    });
+    let processor = Arc::new(facefix_worker::processors::PassThrough::default());
     let stack = Stack::start_with(options, processor, Some(services)).await;
     let response = stack
         .upload(read_testdata("images/astronaut.png"), "")

@@ -12,4 +12,4 @@ pub mod upload;
 pub mod views;
 
 pub use server::{Readiness, RunningServer, start_api, start_probe_server};
-pub use state::{AppState, ModelEntry};
+pub use state::AppState;

@@ -7,14 +7,17 @@
 //!     cargo bench -p facefix-benches --bench batch_throughput
 //! Environment: FACEFIX_BENCH_MODEL (manifest name or .onnx path; default
 //! synthetic-gfpgan-cost if built, else the default restorer), FACEFIX_BENCH_FACES
-//! (faces per measurement, default 64), FACEFIX_DEVICE (default auto), and the worker's
-//! CUDA tuning variables FACEFIX_CUDA_CONV_SEARCH and FACEFIX_CUDA_NHWC.
+//! (faces per measurement, default 64), and every model variable of the worker, parsed
+//! by the worker's own `ModelArgs` (FACEFIX_DEVICE, default auto; FACEFIX_CUDA_DEVICE,
+//! FACEFIX_CUDA_CONV_SEARCH, FACEFIX_CUDA_NHWC, FACEFIX_ORT_DYLIB, FACEFIX_INTRA_THREADS,
+//! FACEFIX_MODELS_DIR, ...), so a setting measured here is the setting a worker runs.
 
-use clap::ValueEnum;
+use clap::Parser;
 use facefix_shared::models::Manifest;
+use facefix_worker::pipeline::ModelArgs;
+use facefix_worker::pipeline::inference::runtime;
+use facefix_worker::pipeline::inference::session::TensorF32;
 use facefix_worker::pipeline::restore::{BatchPolicy, Restorer, RestorerSource, tensor};
-use facefix_worker::pipeline::runtime::{self, ConvSearch, CudaTuning, Device, SessionOptions};
-use facefix_worker::pipeline::session::TensorF32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -25,32 +28,22 @@ fn fail(what: &str, e: impl std::fmt::Display) -> ! {
     std::process::exit(1)
 }
 
-fn device() -> Device {
-    match std::env::var("FACEFIX_DEVICE").as_deref() {
-        Ok("cpu") => Device::Cpu,
-        Ok("cuda") => Device::Cuda,
-        _ => Device::Auto,
-    }
-}
-
-/// The CUDA tuning under test, from the same variables the worker reads.
-fn cuda_tuning() -> CudaTuning {
-    let conv_search = std::env::var("FACEFIX_CUDA_CONV_SEARCH")
-        .ok()
-        .map(|v| {
-            ConvSearch::from_str(&v, true).unwrap_or_else(|e| fail("FACEFIX_CUDA_CONV_SEARCH", e))
-        })
-        .unwrap_or_default();
-    let prefer_nhwc = std::env::var("FACEFIX_CUDA_NHWC").is_ok_and(|v| v == "true" || v == "1");
-    CudaTuning {
-        conv_search,
-        prefer_nhwc,
-    }
+/// The worker's model flags, taken from the environment only: `cargo bench` passes
+/// `--bench` on the command line, which is not ours.
+#[derive(Parser)]
+struct WorkerEnv {
+    #[command(flatten)]
+    model: ModelArgs,
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; nothing else is taken from argv.
-    let models_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models");
+    let args = WorkerEnv::try_parse_from(["batch_throughput"])
+        .unwrap_or_else(|e| fail("FACEFIX_* model settings", e))
+        .model;
+    let models_dir = args
+        .models_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models"));
     let manifest = Manifest::load_dir(&models_dir).unwrap_or_else(|e| fail("manifest", e));
     let faces: usize = std::env::var("FACEFIX_BENCH_FACES")
         .ok()
@@ -63,13 +56,9 @@ fn main() {
         .ok()
         .or_else(|| synthetic.map(|m| m.name.clone()))
         .unwrap_or_else(|| manifest.default_restorer().name.clone());
-    let env = runtime::environment(None).unwrap_or_else(|e| fail("ONNX Runtime", e));
-    let opts = SessionOptions {
-        device: device(),
-        cuda_device_id: 0,
-        intra_threads: 0,
-        cuda: cuda_tuning(),
-    };
+    let env =
+        runtime::environment(args.ort_dylib.as_deref()).unwrap_or_else(|e| fail("ONNX Runtime", e));
+    let opts = args.session_options();
     let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| fail("tokio", e));
     println!(
         "model {model}, {faces} faces per measurement, CUDA tuning {:?}",

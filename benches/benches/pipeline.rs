@@ -1,5 +1,6 @@
 //! Criterion benches of each pipeline stage (decode, detect, align, restore with the
-//! default model, paste, encode) and of the whole pipeline, on the astronaut (512²,
+//! default model, the paste-back's Lanczos background alone and with the faces, encode)
+//! and of the whole pipeline, on the astronaut (512²,
 //! 1 face), the collage (1600×600, 4 faces) and the 33 MP image (7680×4320, 1 face).
 //!
 //! Needs `scripts/setup-models.sh` (models, ONNX Runtime) and `scripts/setup-testdata.sh`
@@ -9,13 +10,15 @@
 
 use bytes::Bytes;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use facefix_shared::intake::ImageLimits;
 use facefix_shared::job::ImageFormat;
-use facefix_worker::pipeline::face_pipeline::{FacePipeline, Request};
+use facefix_worker::pipeline::NoStageObserver;
+use facefix_worker::pipeline::image::cv;
+use facefix_worker::pipeline::inference::runtime::Device;
 use facefix_worker::pipeline::restore::tensor;
-use facefix_worker::pipeline::runtime::Device;
-use facefix_worker::pipeline::stages::{self, DecodeLimits};
+use facefix_worker::pipeline::stages;
 use facefix_worker::pipeline::{Face, ModelArgs};
-use facefix_worker::processor::NoStageObserver;
+use facefix_worker::pipeline::{FacePipeline, Request};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -65,7 +68,7 @@ fn stages_bench(c: &mut Criterion) {
         .clone();
     let size = restorer.spec().size;
     let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| fail("tokio", e));
-    let limits = DecodeLimits::default();
+    let limits = ImageLimits::default();
 
     let cases: Vec<Case> = IMAGES
         .iter()
@@ -132,6 +135,10 @@ fn stages_bench(c: &mut Criterion) {
                 let out = rt.block_on(restorer.run(tensor::preprocess(&case.crops, size), None));
                 out.map(|t| tensor::postprocess(&t, size))
             })
+        });
+        let (w, h) = case.rgb.dimensions();
+        g.bench_function(BenchmarkId::new("background", case.name), |b| {
+            b.iter(|| cv::resize_lanczos4(black_box(&case.rgb), w * UPSCALE, h * UPSCALE))
         });
         let affines: Vec<_> = case.faces.iter().filter_map(|f| f.affine).collect();
         g.bench_function(BenchmarkId::new("paste", case.name), |b| {

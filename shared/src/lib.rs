@@ -9,6 +9,7 @@ pub mod connect;
 pub mod contract;
 mod error_code;
 pub mod events;
+pub mod intake;
 pub mod job;
 pub mod metrics;
 pub mod models;
@@ -18,5 +19,6 @@ pub mod redact;
 pub mod retention;
 pub mod store;
 pub mod telemetry;
+pub mod time;
 
 pub use error_code::ErrorCode;

@@ -117,6 +117,34 @@ impl ModelEntry {
     pub fn path_in(&self, models_dir: &Path) -> PathBuf {
         models_dir.join(&self.file)
     }
+
+    /// How clients see this model.
+    pub fn info(&self) -> ModelInfo {
+        ModelInfo {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            licence: self.licence.clone(),
+            fidelity: self.takes_fidelity(),
+            default: self.default,
+        }
+    }
+}
+
+/// A restorer as clients see it (`GET /v1/models`): what the API lists from the manifest
+/// and what a worker reports of the restorers it loaded. One type for both, so the
+/// listing cannot drift between them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+// The published OpenAPI document has named this schema `ModelEntry` from the start.
+#[schema(as = ModelEntry)]
+pub struct ModelInfo {
+    pub name: String,
+    /// One line for people choosing a model.
+    pub description: String,
+    pub licence: String,
+    /// Whether the model takes the `fidelity` option.
+    pub fidelity: bool,
+    /// The model used when a job names none.
+    pub default: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,6 +309,14 @@ impl Manifest {
         v
     }
 
+    /// The restorers clients may see, as they see them, the default first.
+    pub fn listing(&self) -> Vec<ModelInfo> {
+        self.listed_restorers()
+            .into_iter()
+            .map(ModelEntry::info)
+            .collect()
+    }
+
     /// The MTCNN net of a role (validated to exist).
     pub fn detector(&self, role: ModelRole) -> Option<&ModelEntry> {
         self.models.iter().find(|m| m.role == role)
@@ -381,6 +417,20 @@ mod tests {
         let pnet = m.detector(ModelRole::MtcnnPnet).expect("pnet");
         assert_eq!(pnet.layout, Layout::Nwhc);
         assert_eq!(pnet.image_input(), "input_1");
+    }
+
+    #[test]
+    fn clients_see_the_listed_restorers_with_the_default_first() {
+        let listing = repo_manifest().listing();
+        assert_eq!(listing[0].name, "facefix-usm-512");
+        assert!(listing[0].default);
+        assert_eq!(listing.iter().filter(|m| m.default).count(), 1);
+        let cf = listing
+            .iter()
+            .find(|m| m.name == "codeformer")
+            .expect("codeformer");
+        assert!(cf.fidelity && !cf.default);
+        assert!(!listing.iter().any(|m| m.name == "synthetic-gfpgan-cost"));
     }
 
     const MINIMAL: &str = r#"

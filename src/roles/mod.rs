@@ -2,20 +2,20 @@
 //! order.
 
 pub mod api;
+pub mod restore;
 pub mod serve;
 pub mod sweeper;
 pub mod worker;
 
 use crate::cli::{ProcessorArgs, ServiceArgs};
 use anyhow::{Context, bail};
-use facefix_api::upload::limits::UploadLimits;
-use facefix_api::{AppState, ModelEntry};
+use facefix_api::AppState;
 use facefix_shared::connect::{Services, redact_url};
-use facefix_shared::models::{Manifest, locate_models_dir};
-use facefix_worker::passthrough::PassThrough;
+use facefix_shared::intake::UploadLimits;
+use facefix_shared::models::{Manifest, ModelInfo, locate_models_dir};
 use facefix_worker::pipeline::FacePipeline;
-use facefix_worker::pipeline::decode::DecodeLimits;
-use facefix_worker::processor::ImageProcessor;
+use facefix_worker::processors::ImageProcessor;
+use facefix_worker::processors::PassThrough;
 use std::sync::Arc;
 
 /// Connects the ports; `required` names the URLs this role cannot do without.
@@ -64,42 +64,23 @@ pub async fn processor(
         tracing::warn!(
             "running without face models (--no-models): images are only oriented, upscaled and re-encoded"
         );
-        return Ok(Arc::new(PassThrough {
-            max_pixels: limits.max_pixels,
-        }));
+        return Ok(Arc::new(PassThrough::new(limits.image)));
     }
     let model_args = args.model.clone();
-    let decode = DecodeLimits {
-        max_pixels: limits.max_pixels,
-        max_side: limits.max_side,
-    };
     let pipeline = tokio::task::spawn_blocking(move || FacePipeline::load(&model_args))
         .await
         .context("model loading panicked")?
         .context(
             "cannot load the face models (run scripts/setup-models.sh, or pass --no-models)",
         )?;
-    Ok(Arc::new(pipeline.with_decode_limits(decode)))
+    Ok(Arc::new(pipeline.with_decode_limits(limits.image)))
 }
 
 /// The restorers listed in the manifest, for an API process that loads no models.
-pub fn manifest_entries(models_dir: Option<&std::path::Path>) -> Vec<ModelEntry> {
+pub fn manifest_entries(models_dir: Option<&std::path::Path>) -> Vec<ModelInfo> {
     let manifest = locate_models_dir(models_dir).and_then(|dir| Manifest::load_dir(&dir));
     match manifest {
-        Ok(manifest) => {
-            let default = manifest.default_restorer().name.clone();
-            manifest
-                .listed_restorers()
-                .into_iter()
-                .map(|m| ModelEntry {
-                    name: m.name.clone(),
-                    description: m.description.clone(),
-                    licence: m.licence.clone(),
-                    fidelity: m.takes_fidelity(),
-                    default: m.name == default,
-                })
-                .collect()
-        }
+        Ok(manifest) => manifest.listing(),
         Err(error) => {
             tracing::warn!(%error, "no model manifest; any model name is passed on to the workers");
             Vec::new()
@@ -107,28 +88,18 @@ pub fn manifest_entries(models_dir: Option<&std::path::Path>) -> Vec<ModelEntry>
     }
 }
 
-/// The restorers the API lists and accepts.
-pub fn model_entries(processor: &dyn ImageProcessor) -> Vec<ModelEntry> {
-    processor
-        .models()
-        .into_iter()
-        .map(|m| ModelEntry {
-            name: m.name,
-            description: m.description,
-            licence: m.licence,
-            fidelity: m.fidelity,
-            default: m.default,
-        })
-        .collect()
+/// The restorers the API lists and accepts: the ones the processor loaded.
+pub fn model_entries(processor: &dyn ImageProcessor) -> Vec<ModelInfo> {
+    processor.models()
 }
 
 /// Builds the API's state.
 pub fn api_state(
     services: Services,
-    limits: facefix_api::upload::limits::UploadLimits,
+    limits: UploadLimits,
     retention: facefix_shared::config::RetentionArgs,
     backlog: facefix_api::backlog::BacklogArgs,
-    models: Vec<ModelEntry>,
+    models: Vec<ModelInfo>,
 ) -> AppState {
     AppState {
         services,

@@ -4,13 +4,13 @@
 #![allow(dead_code)]
 
 use facefix_api::backlog::{BacklogArgs, BacklogMonitor};
-use facefix_api::upload::limits::UploadLimits;
 use facefix_api::{AppState, RunningServer};
 use facefix_shared::config::{BlobArgs, QueueArgs, RetentionArgs, StoreArgs};
 use facefix_shared::connect::Services;
+use facefix_shared::intake::UploadLimits;
 use facefix_shared::retention::Sweeper;
-use facefix_worker::passthrough::PassThrough;
-use facefix_worker::processor::ImageProcessor;
+use facefix_worker::processors::ImageProcessor;
+use facefix_worker::processors::PassThrough;
 use facefix_worker::{Worker, WorkerArgs};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -192,9 +192,7 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start(options: StackOptions) -> Stack {
-        let processor: Arc<dyn ImageProcessor> = Arc::new(PassThrough {
-            max_pixels: options.limits.max_pixels,
-        });
+        let processor: Arc<dyn ImageProcessor> = Arc::new(PassThrough::new(options.limits.image));
         Self::start_with(options, processor, None).await
     }
 

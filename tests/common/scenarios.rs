@@ -213,9 +213,7 @@ pub async fn live_events(backend: Backend) {
     text.push_str(&String::from_utf8_lossy(&first));
     assert!(text.starts_with("event: queued\n"), "{text}");
     // Now a worker picks it up; the stream must report processing and success, then end.
-    let processor = std::sync::Arc::new(facefix_worker::passthrough::PassThrough {
-        max_pixels: 40_000_000,
-    });
+    let processor = std::sync::Arc::new(facefix_worker::processors::PassThrough::default());
     let worker = facefix_worker::Worker::new(
         stack.services.clone(),
         processor,
@@ -321,9 +319,7 @@ pub async fn retention(backend: Backend) {
 
 /// A worker on `services` until the returned token is cancelled.
 fn start_worker(services: &Services) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let processor = Arc::new(facefix_worker::passthrough::PassThrough {
-        max_pixels: 40_000_000,
-    });
+    let processor = Arc::new(facefix_worker::processors::PassThrough::default());
     let worker = facefix_worker::Worker::new(
         services.clone(),
         processor,

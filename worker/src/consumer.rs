@@ -3,7 +3,7 @@
 
 use crate::dead_letters::run_dead_letter_consumer;
 use crate::handler::JobHandler;
-use crate::processor::ImageProcessor;
+use crate::processors::ImageProcessor;
 use crate::worker_args::WorkerArgs;
 use facefix_shared::connect::Services;
 use facefix_shared::ports::QueueError;

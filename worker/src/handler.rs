@@ -18,7 +18,7 @@ mod recover;
 mod tests;
 
 use crate::job_metrics::record_finished;
-use crate::processor::{ImageProcessor, ProcessError, Processed, StageObserver};
+use crate::processors::{ImageProcessor, ProcessError, Processed, StageObserver};
 use crate::worker_args::WorkerArgs;
 use bytes::Bytes;
 use chrono::Utc;
@@ -30,6 +30,7 @@ use facefix_shared::metrics::metrics;
 use facefix_shared::ports::blob::get_or_legacy;
 use facefix_shared::ports::{BlobKey, Delivery, JobObjects, Transition};
 use facefix_shared::telemetry::continue_trace;
+use facefix_shared::time::elapsed_ms;
 use futures_util::FutureExt;
 use progress::StagePublisher;
 use std::panic::AssertUnwindSafe;
@@ -92,10 +93,6 @@ impl RetryReason {
                 .with_label_values(&[reason.as_str()]);
         }
     }
-}
-
-fn ms_since(start: Instant) -> f64 {
-    start.elapsed().as_secs_f64() * 1000.0
 }
 
 /// Handles deliveries of the job queue, one job each, for one worker.
@@ -290,7 +287,7 @@ impl JobHandler {
             };
             return Ok(lifecycle::fail(job.clone(), failure, Utc::now()));
         };
-        let fetch_ms = ms_since(fetch_start);
+        let fetch_ms = elapsed_ms(fetch_start);
         let processed = match self
             .processor
             .process(input, &job.params, observer.clone())
@@ -330,8 +327,8 @@ impl JobHandler {
         }
         let mut timings = processed.timings.clone();
         timings.fetch = Some(fetch_ms);
-        timings.store = Some(ms_since(store_start));
-        timings.total = Some(ms_since(started));
+        timings.store = Some(elapsed_ms(store_start));
+        timings.total = Some(elapsed_ms(started));
         let output = job_output(processed, timings);
         Ok(lifecycle::succeed(job.clone(), output, Utc::now()))
     }

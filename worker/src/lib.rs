@@ -4,10 +4,8 @@ pub mod consumer;
 pub mod dead_letters;
 mod handler;
 mod job_metrics;
-pub mod passthrough;
 pub mod pipeline;
-pub mod processor;
-pub mod restore_cli;
+pub mod processors;
 pub mod worker_args;
 
 pub use consumer::Worker;

@@ -4,8 +4,8 @@
 mod cv_support;
 
 use cv_support::*;
-use facefix_worker::pipeline::align;
-use facefix_worker::pipeline::cv::Affine;
+use facefix_worker::pipeline::image::align;
+use facefix_worker::pipeline::image::cv::Affine;
 use serde_json::json;
 
 /// MTCNN landmarks of astronaut.png at full precision (reference/README.md gives them

@@ -5,8 +5,9 @@ mod cv_support;
 
 use cv_support::*;
 use facefix_shared::ErrorCode;
+use facefix_shared::intake::{ImageLimits, IntakeError};
 use facefix_shared::job::ImageFormat;
-use facefix_worker::pipeline::decode::{DecodeError, DecodeLimits, Decoded, decode};
+use facefix_worker::pipeline::image::decode::{Decoded, decode};
 use serde_json::json;
 use std::time::Instant;
 
@@ -14,8 +15,8 @@ fn read(rel: &str) -> Vec<u8> {
     std::fs::read(testdata(rel)).expect("read test file")
 }
 
-fn dec(rel: &str) -> Result<Decoded, DecodeError> {
-    decode(&read(rel), &DecodeLimits::default())
+fn dec(rel: &str) -> Result<Decoded, IntakeError> {
+    decode(&read(rel), &ImageLimits::default())
 }
 
 fn code(rel: &str) -> ErrorCode {
@@ -63,18 +64,18 @@ fn bombs_are_refused_from_the_header_without_decoding() {
     ] {
         let bytes = read(rel);
         let t = Instant::now();
-        let r = decode(&bytes, &DecodeLimits::default());
-        assert!(matches!(r, Err(DecodeError::TooManyPixels { .. })), "{rel}");
+        let r = decode(&bytes, &ImageLimits::default());
+        assert!(matches!(r, Err(IntakeError::TooManyPixels { .. })), "{rel}");
         assert!(t.elapsed().as_millis() < 50, "{rel} took {:?}", t.elapsed());
     }
     // The side limit alone also refuses.
-    let limits = DecodeLimits {
+    let limits = ImageLimits {
         max_pixels: u64::MAX,
         max_side: 511,
     };
     assert!(matches!(
         decode(&read("images/astronaut.png"), &limits),
-        Err(DecodeError::TooManyPixels {
+        Err(IntakeError::TooManyPixels {
             width: 512,
             height: 512,
             ..
@@ -93,7 +94,7 @@ fn cut_files_are_corrupt() {
         let bytes = read(rel);
         for frac in [0.3, 0.6, 0.95] {
             let cut = &bytes[..(bytes.len() as f64 * frac) as usize];
-            match decode(cut, &DecodeLimits::default()) {
+            match decode(cut, &ImageLimits::default()) {
                 Err(e) => assert_eq!(
                     e.code(),
                     ErrorCode::CorruptImage,

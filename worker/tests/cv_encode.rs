@@ -4,9 +4,10 @@
 mod cv_support;
 
 use cv_support::*;
+use facefix_shared::intake::ImageLimits;
 use facefix_shared::job::ImageFormat;
-use facefix_worker::pipeline::decode::{DecodeLimits, decode};
-use facefix_worker::pipeline::encode::{DEFAULT_JPEG_QUALITY, EncodeError, encode};
+use facefix_worker::pipeline::image::decode::decode;
+use facefix_worker::pipeline::image::encode::{DEFAULT_JPEG_QUALITY, EncodeError, encode};
 use image::{GrayImage, RgbImage};
 
 /// Strings that betray metadata, searched in every header/chunk (not in compressed
@@ -111,13 +112,13 @@ fn exif_gps_inputs_come_out_without_metadata() {
         let input = std::fs::read(testdata(rel)).expect("read");
         // The inputs do carry the metadata (so the check below means something).
         assert!(has(&input, b"GPS") || has(&input, b"Exif"), "{rel}");
-        let d = decode(&input, &DecodeLimits::default()).expect("decode");
+        let d = decode(&input, &ImageLimits::default()).expect("decode");
         for format in FORMATS {
             let out =
                 encode(&d.rgb, d.alpha.as_ref(), format, DEFAULT_JPEG_QUALITY).expect("encode");
             check(&out, format);
             // Upright pixels, no orientation tag: decoding gives the same size back.
-            let back = decode(&out, &DecodeLimits::default()).expect("decode output");
+            let back = decode(&out, &ImageLimits::default()).expect("decode output");
             assert_eq!(back.rgb.dimensions(), (384, 512), "{rel} as {format:?}");
             assert_eq!(back.source.orientation, 1);
         }
@@ -128,14 +129,14 @@ fn exif_gps_inputs_come_out_without_metadata() {
 fn lossless_round_trip_keeps_pixels_and_alpha() {
     let d = decode(
         &std::fs::read(testdata("bad/rgba_transparent_edges.png")).expect("read"),
-        &DecodeLimits::default(),
+        &ImageLimits::default(),
     )
     .expect("decode");
     let alpha = d.alpha.as_ref().expect("alpha");
     for format in [ImageFormat::Png, ImageFormat::Webp] {
         let out = encode(&d.rgb, Some(alpha), format, DEFAULT_JPEG_QUALITY).expect("encode");
         check(&out, format);
-        let back = decode(&out, &DecodeLimits::default()).expect("decode");
+        let back = decode(&out, &ImageLimits::default()).expect("decode");
         assert_eq!(back.rgb.as_raw(), d.rgb.as_raw(), "{format:?}");
         assert_eq!(
             back.alpha.as_ref().map(|a| a.as_raw()),
@@ -145,7 +146,7 @@ fn lossless_round_trip_keeps_pixels_and_alpha() {
     }
     // JPEG drops alpha.
     let out = encode(&d.rgb, Some(alpha), ImageFormat::Jpeg, 90).expect("encode");
-    let back = decode(&out, &DecodeLimits::default()).expect("decode");
+    let back = decode(&out, &ImageLimits::default()).expect("decode");
     assert!(back.alpha.is_none());
     assert!(psnr_u8(back.rgb.as_raw(), d.rgb.as_raw()) > 30.0);
 }
@@ -156,7 +157,7 @@ fn jpeg_quality_is_honoured_and_alpha_size_checked() {
     let q95 = encode(&img, None, ImageFormat::Jpeg, 95).expect("q95");
     let q50 = encode(&img, None, ImageFormat::Jpeg, 50).expect("q50");
     assert!(q95.len() > q50.len());
-    let back = decode(&q95, &DecodeLimits::default()).expect("decode");
+    let back = decode(&q95, &ImageLimits::default()).expect("decode");
     assert!(psnr_u8(back.rgb.as_raw(), img.as_raw()) > 35.0);
     let small = GrayImage::new(3, 3);
     assert!(matches!(

@@ -4,7 +4,7 @@
 mod cv_support;
 
 use cv_support::*;
-use facefix_worker::pipeline::cv::{self, Affine};
+use facefix_worker::pipeline::image::cv::{self, Affine};
 use ndarray::Array2;
 use serde_json::{Value, json};
 

@@ -1,14 +1,14 @@
 //! Paste-back against `facefix_ref.paste_back` (per-face rectangles, float64 composite,
-//! truncation) and its timing on the 33 MP test image.
+//! truncation). Its timing on the 33 MP image is the `background` and `paste` benches of
+//! `benches/benches/pipeline.rs`.
 
 mod cv_support;
 
 use cv_support::*;
-use facefix_worker::pipeline::cv::{self, Affine};
-use facefix_worker::pipeline::{align, paste};
+use facefix_worker::pipeline::image::cv::{self, Affine};
+use facefix_worker::pipeline::image::{align, paste};
 use image::RgbImage;
 use serde_json::json;
-use std::time::Instant;
 
 const ASTRONAUT_LANDMARKS: [[f64; 2]; 5] = [
     [203.86082482337952, 101.3025894165039],
@@ -161,39 +161,4 @@ fn inverse_affine_matches_reference_formula() {
         -paste::inverse_affine(&m, 1)[0][0] * m[0][2]
             - paste::inverse_affine(&m, 1)[0][1] * m[1][2]
     );
-}
-
-/// Timing on the 33 MP image (the astronaut at 1024² in the middle, so the face
-/// landmarks are the 512² ones × 2 + (3328, 1648)). Run with
-/// `cargo test -p facefix-worker --test cv_paste -- --ignored --nocapture`.
-#[test]
-#[ignore = "timing on a 33 MP image"]
-fn large_image_timing() {
-    let img = image::open(testdata("images/large_7680x4320.jpg"))
-        .expect("open")
-        .to_rgb8();
-    let lm = ASTRONAUT_LANDMARKS.map(|[x, y]| [x * 2.0 + 3328.0, y * 2.0 + 1648.0]);
-    let (crop, m) = align::align_face(&img, &lm, 512);
-    let faces = [(fake_restore(&crop), m)];
-    let t = Instant::now();
-    let bg = cv::resize_lanczos4(&img, 15360, 8640);
-    eprintln!(
-        "resize_lanczos4 x2 7680x4320 -> 15360x8640: {:.0} ms",
-        t.elapsed().as_secs_f64() * 1e3
-    );
-    drop(bg);
-    let t = Instant::now();
-    let out = paste::paste_back(&img, &faces, 2);
-    eprintln!(
-        "paste_back x2, 1 face: {:.0} ms",
-        t.elapsed().as_secs_f64() * 1e3
-    );
-    assert_eq!(out.dimensions(), (15360, 8640));
-    let Some(expected) = reference_paste(&img, &faces, 2) else {
-        return;
-    };
-    let (max, n) = diff_u8(out.as_raw(), &expected);
-    let psnr = psnr_u8(out.as_raw(), &expected);
-    eprintln!("33 MP paste vs reference: max diff {max}, {n} samples differ, PSNR {psnr:.1} dB");
-    assert!(max <= 2 && n * 1000 <= expected.len());
 }

@@ -4,7 +4,7 @@
 mod cv_support;
 
 use cv_support::*;
-use facefix_worker::pipeline::cv;
+use facefix_worker::pipeline::image::cv;
 use image::RgbImage;
 use ndarray::Array3;
 use serde_json::json;

@@ -3,7 +3,7 @@
 mod cv_support;
 
 use cv_support::*;
-use facefix_worker::pipeline::cv::{self, Affine};
+use facefix_worker::pipeline::image::cv::{self, Affine};
 use image::RgbImage;
 use ndarray::Array2;
 use serde_json::json;

@@ -4,52 +4,43 @@
 //!
 //! The reference runs in the project venv (`.venv/bin/python`, made by
 //! `scripts/setup-models.sh`). Formats the CLI does not read (TIFF, AVIF, HEIC) must be
-//! refused cleanly with `unsupported-format`.
+//! refused cleanly with `unsupported-format`. Ours runs in-process, the pipeline as
+//! `facefix restore` runs it (the command itself is tested as a process in the binary's
+//! `tests/restore_cli.rs`).
 
 mod pipeline_support;
 
-use clap::Parser;
+use bytes::Bytes;
 use facefix_shared::ErrorCode;
-use facefix_worker::restore_cli::{self, RestoreArgs, RestoreCliError};
-use pipeline_support::{models_dir, repo, test_restorer, testdata, venv_python};
+use facefix_shared::job::ImageFormat;
+use facefix_worker::pipeline::{NoStageObserver, PipelineError, Request};
+use pipeline_support::{asym_pipeline, models_dir, repo, test_restorer, testdata, venv_python};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    restore: RestoreArgs,
-}
+use std::sync::Arc;
 
 const MIN_PSNR_DB: f64 = 40.0;
 const MAX_LANDMARK_PX: f64 = 1.0;
 
-/// Runs `facefix restore` in-process; returns the JSON metadata.
-fn run_ours(
-    input: &Path,
-    output: &Path,
-    json: &Path,
-    upscale: u32,
-) -> Result<serde_json::Value, RestoreCliError> {
-    let restorer = test_restorer("restorer_asym_512.onnx");
-    let argv: Vec<String> = vec![
-        "restore".into(),
-        input.display().to_string(),
-        output.display().to_string(),
-        "--upscale".into(),
-        upscale.to_string(),
-        "--json".into(),
-        json.display().to_string(),
-        "--restorer".into(),
-        restorer.display().to_string(),
-        "--models-dir".into(),
-        models_dir().display().to_string(),
-        "--device".into(),
-        "cpu".into(),
-    ];
-    let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("arguments: {e}"));
-    pipeline_support::rt().block_on(restore_cli::run_async(cli.restore))?;
-    Ok(read_json(json))
+/// Runs the pipeline as `facefix restore INPUT OUTPUT.png --upscale N --restorer asym`
+/// does, writes OUTPUT, and returns the metadata compared, named as in its META.json.
+fn run_ours(input: &Path, output: &Path, upscale: u32) -> Result<serde_json::Value, PipelineError> {
+    let bytes = std::fs::read(input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+    let req = Request {
+        upscale,
+        format: Some(ImageFormat::Png),
+        ..Request::default()
+    };
+    let restored = pipeline_support::rt().block_on(asym_pipeline().run(
+        Bytes::from(bytes),
+        &req,
+        Arc::new(NoStageObserver),
+    ))?;
+    std::fs::write(output, &restored.bytes).unwrap_or_else(|e| panic!("{}: {e}", output.display()));
+    Ok(serde_json::json!({
+        "num_faces": restored.faces.len(),
+        "faces": restored.faces,
+    }))
 }
 
 fn read_json(path: &Path) -> serde_json::Value {
@@ -151,22 +142,17 @@ fn cli_matches_the_reference_on_every_test_image() {
             .unwrap_or_default();
         for upscale in [1, 2] {
             let stem = format!("{name}.x{upscale}");
-            let (ours_png, ours_json) = (
-                dir.path().join(format!("{stem}.ours.png")),
-                dir.path().join(format!("{stem}.ours.json")),
-            );
-            let ours = match run_ours(&input, &ours_png, &ours_json, upscale) {
+            let ours_png = dir.path().join(format!("{stem}.ours.png"));
+            let ours = match run_ours(&input, &ours_png, upscale) {
                 Ok(m) => m,
-                Err(RestoreCliError::Pipeline { source, .. })
-                    if source.code() == ErrorCode::UnsupportedFormat =>
-                {
+                Err(e) if e.code() == ErrorCode::UnsupportedFormat => {
                     table.push(format!(
                         "{name:<28} {upscale:>2} refused: unsupported-format"
                     ));
                     continue;
                 }
                 Err(e) => {
-                    failures.push(format!("{stem}: the CLI failed: {e}"));
+                    failures.push(format!("{stem}: the pipeline failed: {e}"));
                     continue;
                 }
             };

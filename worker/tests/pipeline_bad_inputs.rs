@@ -1,40 +1,56 @@
-//! Every file of `testdata/bad/` through the CLI: a clean error (non-zero exit
-//! status with a message) or a correct output, never a panic, a hang or unbounded
-//! memory; and outputs carry no metadata at all.
+//! Every file of `testdata/bad/` through the pipeline as `facefix restore` runs
+//! it (default restorer, output format from the file name): a clean input error (the
+//! CLI's exit status 2) with a message, or a correct output; never a panic, a hang or
+//! unbounded memory; and outputs carry no metadata at all.
 
 mod pipeline_support;
 
-use clap::Parser;
+use bytes::Bytes;
 use facefix_shared::ErrorCode;
-use facefix_worker::restore_cli::{self, RestoreArgs, RestoreCliError};
-use pipeline_support::{models_dir, testdata};
+use facefix_shared::job::ImageFormat;
+use facefix_worker::pipeline::{FacePipeline, NoStageObserver, PipelineError, Request};
+use pipeline_support::{model_args, testdata};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    restore: RestoreArgs,
-}
 
 /// Per file: decode limits must refuse bombs long before this.
 const MAX_SECONDS: u64 = 60;
 /// Peak resident memory of this test process (bounded: bombs are refused from headers).
 const MAX_RSS_GIB: f64 = 3.0;
 
-fn restore(input: &Path, output: &Path, extra: &[&str]) -> Result<(), RestoreCliError> {
-    let mut argv: Vec<String> = vec![
-        "restore".into(),
-        input.display().to_string(),
-        output.display().to_string(),
-        "--models-dir".into(),
-        models_dir().display().to_string(),
-        "--device".into(),
-        "cpu".into(),
-    ];
-    argv.extend(extra.iter().map(|s| s.to_string()));
-    let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("arguments: {e}"));
-    pipeline_support::rt().block_on(restore_cli::run_async(cli.restore))
+/// The manifest's default restorer on the CPU, loaded once.
+fn pipeline() -> &'static FacePipeline {
+    static PIPELINE: OnceLock<FacePipeline> = OnceLock::new();
+    PIPELINE.get_or_init(|| {
+        FacePipeline::load(&model_args(None)).unwrap_or_else(|e| panic!("loading models: {e}"))
+    })
+}
+
+/// The format `facefix restore` writes for an output file name.
+fn format_of(output: &Path) -> ImageFormat {
+    match output.extension().and_then(|e| e.to_str()) {
+        Some("jpg") => ImageFormat::Jpeg,
+        Some("webp") => ImageFormat::Webp,
+        _ => ImageFormat::Png,
+    }
+}
+
+/// `facefix restore INPUT OUTPUT --upscale N`: reads INPUT, writes OUTPUT.
+fn restore(input: &Path, output: &Path, upscale: u32) -> Result<(), PipelineError> {
+    let bytes = std::fs::read(input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+    let req = Request {
+        upscale,
+        format: Some(format_of(output)),
+        ..Request::default()
+    };
+    let restored = pipeline_support::rt().block_on(pipeline().run(
+        Bytes::from(bytes),
+        &req,
+        Arc::new(NoStageObserver),
+    ))?;
+    std::fs::write(output, &restored.bytes).unwrap_or_else(|e| panic!("{}: {e}", output.display()));
+    Ok(())
 }
 
 fn peak_rss_gib() -> f64 {
@@ -83,7 +99,7 @@ fn every_bad_file_gives_a_clean_error_or_a_correct_output() {
             .unwrap_or_default();
         let output = dir.path().join(format!("{name}.out.png"));
         let t = Instant::now();
-        let result = restore(input, &output, &[]);
+        let result = restore(input, &output, 2);
         let took = t.elapsed();
         assert!(
             took < Duration::from_secs(MAX_SECONDS),
@@ -93,15 +109,15 @@ fn every_bad_file_gives_a_clean_error_or_a_correct_output() {
             (Err(e), want) => {
                 let msg = e.to_string();
                 assert!(
-                    e.exit_code() != 0 && !msg.is_empty(),
-                    "{name}: error without a message/status"
+                    matches!(e, PipelineError::Input { .. }) && !msg.is_empty(),
+                    "{name}: not an input error (exit status 2) with a message: {e:?}"
                 );
-                if let (RestoreCliError::Pipeline { source, .. }, Some(code)) = (e, want) {
-                    assert_eq!(source.code(), code, "{name}: {msg}");
+                if let Some(code) = want {
+                    assert_eq!(e.code(), code, "{name}: {msg}");
                 } else {
                     panic!("{name}: unexpected failure: {msg}");
                 }
-                report.push(format!("{name:<48} exit {} {msg}", e.exit_code()));
+                report.push(format!("{name:<48} {} {msg}", e.code()));
             }
             (Ok(()), None) => {
                 let out = image::open(&output)
@@ -166,7 +182,7 @@ fn outputs_carry_no_metadata_and_are_upright() {
     ] {
         let input = testdata().join("bad").join(name);
         let output = dir.path().join(out_name);
-        restore(&input, &output, &["--upscale", "1"]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        restore(&input, &output, 1).unwrap_or_else(|e| panic!("{name}: {e}"));
         let bytes = std::fs::read(&output).unwrap_or_else(|e| panic!("{out_name}: {e}"));
         for f in FORBIDDEN {
             assert!(

@@ -5,16 +5,22 @@
 
 mod pipeline_support;
 
+use bytes::Bytes;
 use clap::Parser;
-use facefix_worker::pipeline::runtime::{self, ActiveDevice, CudaTuning, Device, SessionOptions};
-use facefix_worker::restore_cli::{self, RestoreArgs};
-use pipeline_support::{image_path, models_dir, test_restorer};
+use facefix_worker::pipeline::inference::runtime::{
+    self, ActiveDevice, CudaTuning, Device, SessionOptions,
+};
+use facefix_worker::pipeline::{FacePipeline, ModelArgs, NoStageObserver, Request};
+use pipeline_support::{models_dir, read_image, test_restorer};
 use std::process::Command;
+use std::sync::Arc;
 
+/// Model flags parsed like `facefix restore` parses them, so `FACEFIX_ORT_DYLIB` and the
+/// other `FACEFIX_*` variables apply.
 #[derive(Parser)]
 struct Cli {
     #[command(flatten)]
-    restore: RestoreArgs,
+    model: ModelArgs,
 }
 
 fn gpu_present() -> Result<String, String> {
@@ -38,12 +44,8 @@ fn restores_on_cuda_when_a_gpu_is_present() {
         }
     };
     println!("GPU: {gpu}");
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let json = dir.path().join("meta.json");
     let argv = [
         "restore".to_string(),
-        image_path("collage_4faces.png").display().to_string(),
-        dir.path().join("out.png").display().to_string(),
         "--device".into(),
         "cuda".into(),
         "--models-dir".into(),
@@ -52,22 +54,20 @@ fn restores_on_cuda_when_a_gpu_is_present() {
         test_restorer("restorer_asym_512_dyn.onnx")
             .display()
             .to_string(),
-        "--json".into(),
-        json.display().to_string(),
     ];
     let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("arguments: {e}"));
-    pipeline_support::rt()
-        .block_on(restore_cli::run_async(cli.restore))
-        .unwrap_or_else(|e| {
-            panic!(
-                "restore on CUDA failed (is FACEFIX_ORT_DYLIB the onnxruntime-gpu library?): {e}"
-            )
-        });
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_default())
-            .unwrap_or_default();
-    assert_eq!(meta["device"], "cuda");
-    assert_eq!(meta["num_restored"], 4);
+    let hint = "is FACEFIX_ORT_DYLIB the onnxruntime-gpu library?";
+    let pipeline = FacePipeline::load(&cli.model)
+        .unwrap_or_else(|e| panic!("loading the models on CUDA failed ({hint}): {e}"));
+    let restored = pipeline_support::rt()
+        .block_on(pipeline.run(
+            Bytes::from(read_image("collage_4faces.png")),
+            &Request::default(),
+            Arc::new(NoStageObserver),
+        ))
+        .unwrap_or_else(|e| panic!("restore on CUDA failed ({hint}): {e}"));
+    assert_eq!(pipeline.engine().device, ActiveDevice::Cuda);
+    assert_eq!(restored.num_restored, 4);
 }
 
 #[test]

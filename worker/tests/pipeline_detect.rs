@@ -161,7 +161,7 @@ fn exif_orientation_is_applied_before_detection() {
 
 #[test]
 fn tiled_pnet_gives_the_same_detections() {
-    use facefix_worker::pipeline::detect::TileSize;
+    use facefix_worker::pipeline::detect::mtcnn::TileSize;
     let engine = asym_engine();
     let tiled = engine.detector.clone().with_tile_size(TileSize {
         width: 64,

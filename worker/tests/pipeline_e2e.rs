@@ -6,8 +6,8 @@ mod pipeline_support;
 use bytes::Bytes;
 use facefix_shared::ErrorCode;
 use facefix_shared::job::{ImageFormat, JobParams, Stage};
-use facefix_worker::pipeline::face_pipeline::{FacePipeline, Limits};
-use facefix_worker::processor::{ImageProcessor, ProcessError, StageObserver};
+use facefix_worker::pipeline::{FacePipeline, Limits};
+use facefix_worker::processors::{ImageProcessor, ProcessError, StageObserver};
 use pipeline_support::{asym_engine, asym_pipeline, read_image, rt};
 use std::sync::{Arc, Mutex};
 
@@ -27,7 +27,7 @@ fn process(
     image: &str,
     params: JobParams,
 ) -> (
-    Result<facefix_worker::processor::Processed, ProcessError>,
+    Result<facefix_worker::processors::Processed, ProcessError>,
     Vec<Stage>,
 ) {
     let rec = Arc::new(Recorder::default());

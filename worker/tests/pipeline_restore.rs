@@ -5,9 +5,11 @@
 mod pipeline_support;
 
 use facefix_shared::models::Manifest;
+use facefix_worker::pipeline::inference::runtime::{
+    self, CudaTuning, Device, RuntimeError, SessionOptions,
+};
+use facefix_worker::pipeline::inference::session::TensorF32;
 use facefix_worker::pipeline::restore::{BatchPolicy, Restorer, RestorerSource, tensor};
-use facefix_worker::pipeline::runtime::{self, CudaTuning, Device, RuntimeError, SessionOptions};
-use facefix_worker::pipeline::session::TensorF32;
 use image::RgbImage;
 use pipeline_support::{decode_rgb, models_dir, rt, test_restorer};
 use std::sync::Arc;

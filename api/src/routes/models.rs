@@ -1,13 +1,14 @@
 //! `GET /v1/models`: the restorers this deployment offers.
 
-use crate::state::{AppState, ModelEntry};
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
+use facefix_shared::models::ModelInfo;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ModelList {
-    pub models: Vec<ModelEntry>,
+    pub models: Vec<ModelInfo>,
 }
 
 /// The configured restorers, the default first.

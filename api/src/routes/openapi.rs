@@ -2,13 +2,13 @@
 
 use super::{events, health, jobs, models};
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::state::ModelEntry;
 use crate::views::{HealthView, JobLinks, JobView};
 use actix_web::HttpResponse;
 use facefix_shared::ErrorCode;
 use facefix_shared::job::{
     ImageFormat, ImageInfo, JobFailure, JobParams, JobRecord, JobState, Stage, StageTimings,
 };
+use facefix_shared::models::ModelInfo;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -32,7 +32,7 @@ use utoipa::OpenApi;
     ),
     components(schemas(
         JobView, JobLinks, JobRecord, JobState, JobParams, JobFailure, ImageInfo, ImageFormat, StageTimings, Stage,
-        ErrorBody, ErrorDetail, ErrorCode, HealthView, ModelEntry, models::ModelList,
+        ErrorBody, ErrorDetail, ErrorCode, HealthView, ModelInfo, models::ModelList,
     )),
     tags(
         (name = "jobs", description = "Restoration jobs"),

@@ -2,6 +2,5 @@
 //! limit, parsing options, and checking the image from its header.
 
 pub mod body;
-pub mod limits;
 pub mod options;
 pub mod probe;

@@ -1,6 +1,6 @@
 //! Live progress: stage changes published as job events.
 
-use crate::processor::StageObserver;
+use crate::processors::StageObserver;
 use facefix_shared::job::{JobEvent, JobId, Stage};
 use facefix_shared::ports::JobStore;
 use std::sync::Arc;

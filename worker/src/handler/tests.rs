@@ -77,7 +77,7 @@ impl ImageProcessor for GatedProcessor {
         }
     }
 
-    fn models(&self) -> Vec<crate::processor::ModelInfo> {
+    fn models(&self) -> Vec<crate::processors::ModelInfo> {
         Vec::new()
     }
 }

@@ -3,11 +3,12 @@
 
 use super::detect::{Mtcnn, MtcnnNets};
 use super::error::PipelineError;
-use super::model_args::ModelArgs;
+use super::inference::model_args::ModelArgs;
+use super::inference::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
 use super::restore::{BatchPolicy, Restorer, RestorerSource};
-use super::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
 use facefix_shared::ErrorCode;
 use facefix_shared::models::{self, Manifest, ModelRole};
+use facefix_shared::time::elapsed_ms;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -43,12 +44,7 @@ impl Engine {
         let manifest =
             Manifest::load_dir(&models_dir).map_err(|e| RuntimeError::Config(e.to_string()))?;
         let env = runtime::environment(args.ort_dylib.as_deref())?;
-        let opts = SessionOptions {
-            device: args.device,
-            cuda_device_id: args.cuda_device,
-            intra_threads: args.effective_intra_threads(),
-            cuda: args.cuda_tuning(),
-        };
+        let opts = args.session_options();
         let nets = [
             ModelRole::MtcnnPnet,
             ModelRole::MtcnnRnet,
@@ -115,7 +111,7 @@ impl Engine {
             }
             restorers.push(start(RestorerSource::Manifest(lookup(&manifest, name)?))?);
         }
-        let load_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let load_ms = elapsed_ms(t);
         // What the job metadata reports: where the restorer (the costly stage) runs.
         let device = restorers[0].device();
         tracing::info!(

@@ -1,7 +1,6 @@
 //! Errors of a pipeline run, each decided at its failure site as final (the input or the
 //! request can never succeed) or transient (may work on a retry).
 
-use crate::processor::ProcessError;
 use facefix_shared::ErrorCode;
 
 /// Why one image could not be processed.
@@ -64,15 +63,6 @@ impl PipelineError {
     }
 }
 
-impl From<PipelineError> for ProcessError {
-    fn from(e: PipelineError) -> Self {
-        match e {
-            PipelineError::Transient(m) => ProcessError::Transient(m),
-            other => ProcessError::permanent(other.code(), other.to_string()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,13 +73,6 @@ mod tests {
         assert!(PipelineError::from_run_error("CUDA failure 2".into()).is_transient());
         let e = PipelineError::from_run_error("Got invalid dimensions".into());
         assert_eq!(e.code(), ErrorCode::ModelFailed);
-        let p: ProcessError = e.into();
-        assert!(matches!(
-            p,
-            ProcessError::Permanent {
-                code: ErrorCode::ModelFailed,
-                ..
-            }
-        ));
+        assert!(!e.is_transient());
     }
 }

@@ -1,6 +1,6 @@
 //! A detected face and the face filter applied before restoration.
 
-pub use super::cv::Affine;
+pub use super::image::cv::Affine;
 use serde::Serialize;
 
 /// Eyes closer than this (px) are not worth restoring (facexlib's `eye_dist_threshold`).

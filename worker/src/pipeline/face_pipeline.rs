@@ -9,128 +9,25 @@ use super::detect::DetectorStats;
 use super::engine::Engine;
 use super::error::PipelineError;
 use super::face::{Face, filter_faces};
-use super::model_args::ModelArgs;
+use super::image::decode::SourceInfo;
+use super::inference::model_args::ModelArgs;
+use super::inference::runtime::RuntimeError;
+use super::progress::StageObserver;
+use super::request::{DEFAULT_QUALITY, Limits, Request};
 use super::restore::tensor;
-use super::runtime::RuntimeError;
-use super::stages::{self, DecodeLimits, SourceInfo};
-use crate::processor::{ImageProcessor, ModelInfo, ProcessError, Processed, StageObserver};
-use async_trait::async_trait;
+use super::restored::{Restored, Timings};
+use super::stages;
 use bytes::Bytes;
 use facefix_shared::ErrorCode;
-use facefix_shared::job::{ImageFormat, JobParams, Stage, StageTimings};
+use facefix_shared::intake::ImageLimits;
+use facefix_shared::job::{ImageFormat, Stage};
+use facefix_shared::time::elapsed_ms;
 use image::{GrayImage, RgbImage};
-use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-/// JPEG / WebP quality of the output.
-pub const DEFAULT_QUALITY: u8 = 95;
-
-/// What a job asks of the pipeline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Request {
-    /// Restorer name; `None` = the default.
-    pub restorer: Option<String>,
-    /// Output scale of the whole image (ignored with `aligned`).
-    pub upscale: u32,
-    pub aligned: bool,
-    pub only_center_face: bool,
-    /// Fed to models with a fidelity input (default 0.5).
-    pub fidelity: Option<f32>,
-    /// Output format; `None` = the input's.
-    pub format: Option<ImageFormat>,
-}
-
-impl Default for Request {
-    fn default() -> Self {
-        Self {
-            restorer: None,
-            upscale: 2,
-            aligned: false,
-            only_center_face: false,
-            fidelity: None,
-            format: None,
-        }
-    }
-}
-
-impl From<&JobParams> for Request {
-    fn from(p: &JobParams) -> Self {
-        Self {
-            restorer: p.model.clone(),
-            upscale: u32::from(p.upscale),
-            aligned: p.aligned,
-            only_center_face: p.only_center_face,
-            fidelity: p.fidelity,
-            format: p.format,
-        }
-    }
-}
-
-/// Wall time per stage, ms. `restore` includes the tensor pre- and post-processing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Timings {
-    pub decode: f64,
-    pub detect: f64,
-    pub align: f64,
-    pub restore: f64,
-    pub paste: f64,
-    pub encode: f64,
-    pub total: f64,
-}
-
-impl Timings {
-    /// As the job record stores them (fetch, store and the job's total are the job
-    /// loop's).
-    pub fn to_stage_timings(&self) -> StageTimings {
-        StageTimings {
-            decode: Some(self.decode),
-            detect: Some(self.detect),
-            align: Some(self.align),
-            restore: Some(self.restore),
-            paste: Some(self.paste),
-            encode: Some(self.encode),
-            ..StageTimings::default()
-        }
-    }
-}
-
-/// A processed image and everything known about how it was made.
-#[derive(Debug, Clone)]
-pub struct Restored {
-    /// Encoded output, no metadata.
-    pub bytes: Vec<u8>,
-    pub format: ImageFormat,
-    pub width: u32,
-    pub height: u32,
-    /// The upright input's size.
-    pub input_width: u32,
-    pub input_height: u32,
-    pub source: SourceInfo,
-    /// Restorer that ran.
-    pub restorer: String,
-    /// MTCNN's detections before the eye filter and `only_center_face`.
-    pub num_detected: usize,
-    /// The faces restored and pasted, in paste order, with their transforms.
-    pub faces: Vec<Face>,
-    pub num_restored: usize,
-    pub detector_stats: Option<DetectorStats>,
-    pub timings: Timings,
-    pub notes: Vec<String>,
-}
-
-/// Limits of one job.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub decode: DecodeLimits,
-    /// Largest width × height of the output.
-    pub max_output_pixels: u64,
-    pub quality: u8,
-}
-
-/// The face pipeline. Build it once ([`FacePipeline::load`]) and share it
-/// (`Arc<dyn ImageProcessor>`).
+/// The face pipeline. Build it once ([`FacePipeline::load`]) and share it (`Arc`).
 pub struct FacePipeline {
     engine: Arc<Engine>,
     limits: Limits,
@@ -158,10 +55,6 @@ impl Drop for Upstream {
     }
 }
 
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
-}
-
 /// Result of the first blocking stage.
 struct Prepared {
     rgb: RgbImage,
@@ -183,7 +76,7 @@ impl FacePipeline {
         Ok(Self::new(
             Arc::new(engine),
             Limits {
-                decode: DecodeLimits::default(),
+                decode: ImageLimits::default(),
                 max_output_pixels: args.max_output_pixels,
                 quality: DEFAULT_QUALITY,
             },
@@ -195,7 +88,7 @@ impl FacePipeline {
     }
 
     /// Replaces the decode limits (the worker passes the API's).
-    pub fn with_decode_limits(mut self, decode: DecodeLimits) -> Self {
+    pub fn with_decode_limits(mut self, decode: ImageLimits) -> Self {
         self.limits.decode = decode;
         self
     }
@@ -258,13 +151,13 @@ impl FacePipeline {
         let batch = blocking(move || {
             let t = Instant::now();
             let tensor = tensor::preprocess(&crops, size);
-            Ok((tensor, ms(t)))
+            Ok((tensor, elapsed_ms(t)))
         })
         .await?;
         let restored_tensor = restorer.run(batch.0, req.fidelity).await;
         upstream.release();
         let restored_tensor = restored_tensor?;
-        let restore_wait = ms(t);
+        let restore_wait = elapsed_ms(t);
 
         let (format_out, upscale, aligned, quality, obs) = (
             req.format.unwrap_or(format),
@@ -277,7 +170,7 @@ impl FacePipeline {
         let finished = blocking(move || {
             let t = Instant::now();
             let restored = tensor::postprocess(&restored_tensor, size);
-            let post_ms = ms(t);
+            let post_ms = elapsed_ms(t);
             if !aligned {
                 obs.entered(Stage::Paste);
             }
@@ -293,10 +186,8 @@ impl FacePipeline {
             } else {
                 stages::paste(&rgb, restored, &affines, upscale)
             };
-            let alpha = alpha
-                .filter(|_| stages::keeps_alpha(format_out))
-                .map(|a| stages::resize_alpha(&a, image.width(), image.height()));
-            let paste_ms = ms(t);
+            let alpha = stages::output_alpha(alpha, format_out, image.dimensions());
+            let paste_ms = elapsed_ms(t);
             obs.entered(Stage::Encode);
             let t = Instant::now();
             let bytes = stages::encode(&image, alpha.as_ref(), format_out, quality)?;
@@ -307,7 +198,7 @@ impl FacePipeline {
                 inverses,
                 post_ms,
                 paste_ms,
-                ms(t),
+                elapsed_ms(t),
             ))
         })
         .await?;
@@ -318,7 +209,7 @@ impl FacePipeline {
         timings.restore = restore_wait + post_ms;
         timings.paste = paste_ms;
         timings.encode = encode_ms;
-        timings.total = ms(started);
+        timings.total = elapsed_ms(started);
         let num_restored = if req.aligned { 1 } else { faces.len() };
         Ok(Restored {
             bytes,
@@ -370,7 +261,7 @@ fn prepare(
     observer.entered(Stage::Decode);
     let t = Instant::now();
     let decoded = stages::decode(input, &limits.decode)?;
-    timings.decode = ms(t);
+    timings.decode = elapsed_ms(t);
     let (w, h) = decoded.rgb.dimensions();
     let up = if req.aligned {
         1
@@ -396,7 +287,7 @@ fn prepare(
         observer.entered(Stage::Align);
         let t = Instant::now();
         crops.push(stages::resize_linear(&decoded.rgb, size, size));
-        timings.align = ms(t);
+        timings.align = elapsed_ms(t);
     } else {
         observer.entered(Stage::Detect);
         let t = Instant::now();
@@ -404,7 +295,7 @@ fn prepare(
         num_detected = found.len();
         faces = filter_faces(found, w, h, req.only_center_face);
         stats = Some(s);
-        timings.detect = ms(t);
+        timings.detect = elapsed_ms(t);
         observer.entered(Stage::Align);
         let t = Instant::now();
         for f in &mut faces {
@@ -412,7 +303,7 @@ fn prepare(
             f.affine = Some(affine);
             crops.push(crop);
         }
-        timings.align = ms(t);
+        timings.align = elapsed_ms(t);
     }
     Ok(Prepared {
         rgb: decoded.rgb,
@@ -425,45 +316,4 @@ fn prepare(
         crops,
         timings,
     })
-}
-
-#[async_trait]
-impl ImageProcessor for FacePipeline {
-    async fn process(
-        &self,
-        input: Bytes,
-        params: &JobParams,
-        observer: Arc<dyn StageObserver>,
-    ) -> Result<Processed, ProcessError> {
-        let out = self.run(input, &Request::from(params), observer).await?;
-        Ok(Processed {
-            bytes: Bytes::from(out.bytes),
-            format: out.format,
-            width: out.width,
-            height: out.height,
-            faces_found: u32::try_from(out.faces.len()).unwrap_or(u32::MAX),
-            faces_restored: u32::try_from(out.num_restored).unwrap_or(u32::MAX),
-            timings: out.timings.to_stage_timings(),
-            notes: out.notes,
-        })
-    }
-
-    fn models(&self) -> Vec<ModelInfo> {
-        self.engine
-            .restorers()
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| *i == 0 || !r.spec().hidden)
-            .map(|(i, r)| {
-                let s = r.spec();
-                ModelInfo {
-                    name: s.name.clone(),
-                    description: s.description.clone(),
-                    licence: s.licence.clone(),
-                    fidelity: s.fidelity.is_some(),
-                    default: i == 0,
-                }
-            })
-            .collect()
-    }
 }

@@ -6,15 +6,16 @@
 
 use super::error::PipelineError;
 use super::face::Affine;
-use super::{align, cv, decode, encode, paste};
+use super::image::{align, cv, decode, encode, paste};
+use facefix_shared::intake::ImageLimits;
 use facefix_shared::job::ImageFormat;
 use image::{GrayImage, RgbImage};
 
-pub use super::decode::{DecodeLimits, Decoded, SourceInfo};
+pub use super::image::decode::{Decoded, SourceInfo};
 
 /// Decodes with the limits (header checks first), EXIF orientation applied, 8-bit RGB
 /// plus the alpha kept aside; failures are the input's fault (permanent, with the code).
-pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, PipelineError> {
+pub fn decode(bytes: &[u8], limits: &ImageLimits) -> Result<Decoded, PipelineError> {
     decode::decode(bytes, limits).map_err(|e| PipelineError::input(e.code(), e.to_string()))
 }
 
@@ -62,9 +63,16 @@ pub fn resize_alpha(alpha: &GrayImage, w: u32, h: u32) -> GrayImage {
     GrayImage::from_fn(w, h, |x, y| image::Luma([up.get_pixel(x, y)[0]]))
 }
 
-/// Formats that carry an alpha channel.
-pub fn keeps_alpha(format: ImageFormat) -> bool {
-    encode::supports_alpha(format)
+/// The input's alpha for an output of `format` and `(w, h)`: resized when the format
+/// carries alpha, dropped when it does not.
+pub fn output_alpha(
+    alpha: Option<GrayImage>,
+    format: ImageFormat,
+    (w, h): (u32, u32),
+) -> Option<GrayImage> {
+    alpha
+        .filter(|_| encode::supports_alpha(format))
+        .map(|a| resize_alpha(&a, w, h))
 }
 
 /// Encodes with no metadata at all (`quality` for JPEG).

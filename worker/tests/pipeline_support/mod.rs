@@ -6,10 +6,10 @@
 
 #![allow(dead_code)]
 
-use facefix_worker::pipeline::face_pipeline::{FacePipeline, Limits};
-use facefix_worker::pipeline::runtime::Device;
-use facefix_worker::pipeline::stages::DecodeLimits;
+use facefix_shared::intake::ImageLimits;
+use facefix_worker::pipeline::inference::runtime::Device;
 use facefix_worker::pipeline::{Engine, ModelArgs};
+use facefix_worker::pipeline::{FacePipeline, Limits};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -98,8 +98,9 @@ pub fn asym_pipeline() -> FacePipeline {
     FacePipeline::new(
         asym_engine(),
         Limits {
-            decode: DecodeLimits::default(),
-            max_output_pixels: facefix_worker::pipeline::model_args::DEFAULT_MAX_OUTPUT_PIXELS,
+            decode: ImageLimits::default(),
+            max_output_pixels:
+                facefix_worker::pipeline::inference::model_args::DEFAULT_MAX_OUTPUT_PIXELS,
             quality: 95,
         },
     )
@@ -107,7 +108,7 @@ pub fn asym_pipeline() -> FacePipeline {
 
 /// Decodes a test image to upright RGB with the pipeline's decoder.
 pub fn decode_rgb(name: &str) -> image::RgbImage {
-    facefix_worker::pipeline::stages::decode(&read_image(name), &DecodeLimits::default())
+    facefix_worker::pipeline::stages::decode(&read_image(name), &ImageLimits::default())
         .unwrap_or_else(|e| panic!("decode {name}: {e}"))
         .rgb
 }
@@ -150,7 +151,7 @@ pub fn reference_rgb(name: &str) -> image::RgbImage {
         "OpenCV decode of {name} failed: {status:?}"
     );
     let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
-    facefix_worker::pipeline::stages::decode(&bytes, &DecodeLimits::default())
+    facefix_worker::pipeline::stages::decode(&bytes, &ImageLimits::default())
         .unwrap_or_else(|e| panic!("decode {name}: {e}"))
         .rgb
 }

@@ -6,9 +6,9 @@
 //! thread waits (at most `max_wait`) only while jobs are upstream of the restore stage
 //! (counted by the pipeline); a lone job never waits.
 
-use super::super::error::PipelineError;
-use super::super::session::{self, Feed, TensorF32};
 use super::spec::RestorerSpec;
+use crate::pipeline::error::PipelineError;
+use crate::pipeline::inference::session::{self, Feed, TensorF32};
 use crossbeam_channel::Receiver;
 use facefix_shared::metrics::metrics;
 use ort::session::Session;

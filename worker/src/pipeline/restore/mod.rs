@@ -9,9 +9,9 @@ pub use batcher::BatchPolicy;
 pub use spec::{DEFAULT_FIDELITY, RestorerSpec};
 
 use super::error::PipelineError;
-use super::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
-use super::session::{self, TensorF32};
-use super::session_threads::{self, SessionThreads};
+use super::inference::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
+use super::inference::session::{self, TensorF32};
+use super::inference::session_threads::{self, SessionThreads};
 use crossbeam_channel::unbounded;
 use facefix_shared::models::ModelEntry;
 use ort::environment::Environment;

@@ -1,7 +1,7 @@
 //! What a restorer is, checked at start: the manifest entry against the ONNX graph.
 
-use super::super::runtime::RuntimeError;
-use super::super::session::IoInfo;
+use crate::pipeline::inference::runtime::RuntimeError;
+use crate::pipeline::inference::session::IoInfo;
 use facefix_shared::models::{Channels, Layout, ModelEntry, ModelRole, Normalisation};
 use ort::value::TensorElementType;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The restorer's tensors: 8-bit RGB crops ⇄ NCHW float32 in [-1, 1] (GFPGAN contract,
 //! `face_pipeline.md` §1.5), with the reference's exact float32 arithmetic.
 
-use super::super::session::TensorF32;
+use crate::pipeline::inference::session::TensorF32;
 use image::RgbImage;
 
 /// Crops (all S×S) → [N, 3, S, S]: `(x/255 − 0.5)/0.5`, RGB planes.

@@ -1,13 +1,21 @@
 //! The seam between the job loop (queues, stores) and the image work.
 //!
 //! The job loop only knows [`ImageProcessor`]: bytes and parameters in, an encoded image,
-//! counts and stage timings out. The face pipeline implements it; so does the
-//! [`crate::passthrough::PassThrough`] processor used where no models are installed.
+//! counts and stage timings out. The face pipeline implements it (`face.rs`, the only
+//! place that maps job parameters and pipeline errors onto the job loop's); so does the
+//! [`PassThrough`] processor used where no models are installed.
+
+mod face;
+pub mod passthrough;
+
+pub use crate::pipeline::progress::{NoStageObserver, StageObserver};
+pub use facefix_shared::models::ModelInfo;
+pub use passthrough::{PASSTHROUGH_MODEL, PassThrough};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use facefix_shared::ErrorCode;
-use facefix_shared::job::{ImageFormat, JobParams, Stage, StageTimings};
+use facefix_shared::job::{ImageFormat, JobParams, StageTimings};
 
 /// A finished image.
 #[derive(Debug, Clone)]
@@ -47,18 +55,6 @@ impl ProcessError {
     }
 }
 
-/// Receives stage changes while a job runs, for live progress events.
-pub trait StageObserver: Send + Sync {
-    fn entered(&self, stage: Stage);
-}
-
-/// Ignores stage changes.
-pub struct NoStageObserver;
-
-impl StageObserver for NoStageObserver {
-    fn entered(&self, _stage: Stage) {}
-}
-
 /// Turns an uploaded image into a restored one. Implementations run heavy work off the
 /// async threads (dedicated threads or `spawn_blocking`): `process` must never block.
 #[async_trait]
@@ -72,15 +68,4 @@ pub trait ImageProcessor: Send + Sync + 'static {
 
     /// Restorer names this processor accepts in `JobParams::model` (the first is the default).
     fn models(&self) -> Vec<ModelInfo>;
-}
-
-/// A restorer as listed to clients (`GET /v1/models`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ModelInfo {
-    pub name: String,
-    pub description: String,
-    pub licence: String,
-    /// Whether the model takes a fidelity weight.
-    pub fidelity: bool,
-    pub default: bool,
 }

@@ -11,9 +11,9 @@
 
 use super::boxes::normalize;
 use super::nets::{MtcnnNets, Net};
-use crate::pipeline::cv;
 use crate::pipeline::error::PipelineError;
-use crate::pipeline::session::TensorF32;
+use crate::pipeline::image::cv;
+use crate::pipeline::inference::session::TensorF32;
 use image::RgbImage;
 use std::sync::mpsc::sync_channel;
 

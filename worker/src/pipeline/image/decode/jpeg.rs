@@ -11,8 +11,8 @@
 //! so we must too. The unsafe surface is this file: one handle, owned, freed on drop.
 #![allow(unsafe_code)]
 
-use super::DecodeError;
 use super::convert::Planes;
+use facefix_shared::intake::IntakeError;
 use image::{GrayImage, RgbImage};
 use std::ffi::CStr;
 use turbojpeg_sys as tj;
@@ -32,18 +32,18 @@ impl Drop for Handle {
 }
 
 impl Handle {
-    fn new() -> Result<Self, DecodeError> {
+    fn new() -> Result<Self, IntakeError> {
         // SAFETY: tj3Init has no preconditions; a null return is handled.
         let ptr = unsafe { tj::tj3Init(tj::TJINIT_TJINIT_DECOMPRESS as i32) };
         if ptr.is_null() {
-            return Err(DecodeError::CorruptImage(
+            return Err(IntakeError::CorruptImage(
                 "libjpeg-turbo could not start a decoder".into(),
             ));
         }
         Ok(Self(ptr))
     }
 
-    fn set(&mut self, param: tj::TJPARAM, value: i32) -> Result<(), DecodeError> {
+    fn set(&mut self, param: tj::TJPARAM, value: i32) -> Result<(), IntakeError> {
         // SAFETY: valid handle; the parameter ids come from the bindings.
         match unsafe { tj::tj3Set(self.0, param as i32, value) } {
             0 => Ok(()),
@@ -56,15 +56,15 @@ impl Handle {
         unsafe { tj::tj3Get(self.0, param as i32) }
     }
 
-    fn error(&mut self) -> DecodeError {
+    fn error(&mut self) -> IntakeError {
         // SAFETY: valid handle; tj3GetErrorStr returns a NUL-terminated string owned by
         // the handle, copied here before the handle is used again.
         let msg = unsafe { CStr::from_ptr(tj::tj3GetErrorStr(self.0)) };
-        DecodeError::CorruptImage(msg.to_string_lossy().into_owned())
+        IntakeError::CorruptImage(msg.to_string_lossy().into_owned())
     }
 
     /// Turns a TurboJPEG return code into a result: warnings pass, as with OpenCV.
-    fn check(&mut self, rc: i32) -> Result<(), DecodeError> {
+    fn check(&mut self, rc: i32) -> Result<(), IntakeError> {
         // SAFETY: valid handle.
         if rc == 0 || unsafe { tj::tj3GetErrorCode(self.0) } == tj::TJERR_TJERR_WARNING as i32 {
             Ok(())
@@ -76,7 +76,7 @@ impl Handle {
 
 /// Decodes a JPEG whose header dimensions were already checked against the limits
 /// (`max_pixels` is enforced again by libjpeg-turbo itself).
-pub(super) fn decode(bytes: &[u8], max_pixels: u64) -> Result<Planes, DecodeError> {
+pub(super) fn decode(bytes: &[u8], max_pixels: u64) -> Result<Planes, IntakeError> {
     let mut h = Handle::new()?;
     h.set(tj::TJPARAM_TJPARAM_SCANLIMIT, SCAN_LIMIT)?;
     h.set(
@@ -97,11 +97,11 @@ pub(super) fn decode(bytes: &[u8], max_pixels: u64) -> Result<Planes, DecodeErro
     let width = usize::try_from(h.get(tj::TJPARAM_TJPARAM_JPEGWIDTH)).unwrap_or(0);
     let height = usize::try_from(h.get(tj::TJPARAM_TJPARAM_JPEGHEIGHT)).unwrap_or(0);
     if width == 0 || height == 0 {
-        return Err(DecodeError::CorruptImage("JPEG header has no size".into()));
+        return Err(IntakeError::CorruptImage("JPEG header has no size".into()));
     }
     let precision = h.get(tj::TJPARAM_TJPARAM_PRECISION);
     if precision != 8 {
-        return Err(DecodeError::UnsupportedFormat(format!(
+        return Err(IntakeError::UnsupportedEncoding(format!(
             "{precision}-bit JPEG (8-bit JPEG only)"
         )));
     }
@@ -135,8 +135,8 @@ pub(super) fn decode(bytes: &[u8], max_pixels: u64) -> Result<Planes, DecodeErro
     })
 }
 
-fn size_error() -> DecodeError {
-    DecodeError::CorruptImage("decoded buffer does not match the JPEG size".into())
+fn size_error() -> IntakeError {
+    IntakeError::CorruptImage("decoded buffer does not match the JPEG size".into())
 }
 
 /// CMYK as libjpeg returns it (Adobe files store inverted ink, so 255 = none) → RGB,
@@ -168,6 +168,6 @@ mod tests {
     fn garbage_after_the_soi_marker_is_a_corrupt_image() {
         let e =
             decode(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 2, 0xFF, 0xD9], 1 << 20).expect_err("not a JPEG");
-        assert!(matches!(e, DecodeError::CorruptImage(_)), "{e:?}");
+        assert!(matches!(e, IntakeError::CorruptImage(_)), "{e:?}");
     }
 }

@@ -5,10 +5,10 @@
 //! tracing span and a reply sender, then wait for the reply. The async runtime never
 //! waits here.
 
-use super::super::error::PipelineError;
-use super::super::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
-use super::super::session::{self, Feed, IoInfo, TensorF32};
-use super::super::session_threads::{self, SessionThreads};
+use crate::pipeline::error::PipelineError;
+use crate::pipeline::inference::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
+use crate::pipeline::inference::session::{self, Feed, IoInfo, TensorF32};
+use crate::pipeline::inference::session_threads::{self, SessionThreads};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use facefix_shared::models::{Layout, ModelEntry, ModelRole};
 use ort::environment::Environment;

@@ -2,7 +2,7 @@
 //! into the `worker`, `serve` and `restore` subcommands; every flag is also a
 //! `FACEFIX_…` environment variable.
 
-use super::runtime::{ConvSearch, CudaTuning, Device};
+use super::runtime::{ConvSearch, CudaTuning, Device, SessionOptions};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -130,6 +130,16 @@ impl ModelArgs {
         CudaTuning {
             conv_search: self.cuda_conv_search,
             prefer_nhwc: self.cuda_nhwc,
+        }
+    }
+
+    /// How the restorer sessions are built (the detector's differ in device and threads).
+    pub fn session_options(&self) -> SessionOptions {
+        SessionOptions {
+            device: self.device,
+            cuda_device_id: self.cuda_device,
+            intra_threads: self.effective_intra_threads(),
+            cuda: self.cuda_tuning(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Box arithmetic and crops of the MTCNN cascade, following facenet's numerics exactly
 //! (the reference's `_regress`, `_square`, `_crops`).
 
-use crate::pipeline::cv;
+use crate::pipeline::image::cv;
 use ndarray::Array3;
 
 /// A candidate: box (x1, y1, x2, y2) and its score.

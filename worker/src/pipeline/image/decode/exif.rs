@@ -3,7 +3,7 @@
 //! chunk), IFD0 tag 0x0112 of type SHORT (or LONG, seen in the wild); anything missing,
 //! malformed or outside 1..=8 means 1.
 
-use super::header::jpeg_segments;
+use facefix_shared::intake::jpeg_segments;
 use facefix_shared::job::ImageFormat;
 
 /// Orientation 1..=8 of the image's EXIF block, 1 when there is none.
