@@ -6,7 +6,7 @@ import collections
 from dataclasses import dataclass, field
 
 from .services import QueueDepth
-from .watch import JobTrack
+from .watch import JobTrack, job_object
 
 # A result written this long after the job was recorded succeeded came from a second
 # attempt (clock of one machine; MinIO keeps milliseconds).
@@ -69,8 +69,8 @@ def _leftover(remaining: tuple[list[str], list[str]], run_id: str, store_prefix:
     objects, keys = remaining
     left = set()
     for key in objects:
-        parts = key[len(run_id) + 1:].split("/")
-        left.add(parts[1] if len(parts) == 3 and parts[0] == "jobs" else key)
+        name = key[len(run_id) + 1:]
+        left.add(job_object(name[len("jobs/"):])[0] if name.startswith("jobs/") else key)
     for key in keys:
         name = key[len(store_prefix):]
         left.add(name[len("job:"):] if name.startswith("job:") else f"redis:{name}")
@@ -85,6 +85,12 @@ def _describe(run, job: JobTrack) -> str:
             f"attempts {record.get('attempts', '-')}, worker {record.get('worker_id') or '-'}, "
             f"accepted {rel(job.accepted_at)}, record gone {rel(job.gone_at)}, expires {rel(job.expires_at)}, "
             f"objects last seen {rel(objects.last_seen) if objects else 'never'}")
+
+
+def _tested(jobs: list[JobTrack]) -> list[str]:
+    """A run that accepted nothing checked nothing (a full disk answers every upload 503):
+    it must not pass as a clean row."""
+    return [] if jobs else ["no upload was accepted, so nothing was tested"]
 
 
 def judge(run, ending: Ending) -> Row:
@@ -132,7 +138,7 @@ def judge(run, ending: Ending) -> Row:
         leftover=leftover,
         max_purge_lag=round(max(lags), 1) if lags else None,
         result_missing=missing,
-        violations=run.answers.violations + run.violations + run.scenario.expectation(run),
+        violations=run.answers.violations + run.violations + run.scenario.expectation(run) + _tested(jobs),
         timeline=run.timeline,
         details=details,
         cleaned=ending.cleaned,

@@ -42,6 +42,17 @@ class JobTrack:
     result_missing: list[float] = field(default_factory=list)
 
 
+def job_object(name: str) -> tuple[str, str]:
+    """(job id, object kind) of an object name below `jobs/`: `{shard}/{expiry}/{id}/{kind}`,
+    or `{id}/{kind}` as versions before the expiry-named layout wrote it. Kinds are `input`,
+    `result-{attempt}` and (older) `result`."""
+    parts = name.split("/")
+    if len(parts) == 4:
+        return parts[2], parts[3]
+    job_id, _, kind = name.partition("/")
+    return job_id, kind
+
+
 @dataclass
 class ObjectTrack:
     """The objects of one job id in the bucket (accepted by us or not)."""
@@ -156,7 +167,7 @@ class Watch:
         listing = self.services.list_objects(self.objects_prefix)
         present: dict[str, dict[str, float]] = {}
         for key, modified in listing.objects.items():
-            job_id, _, kind = key[len(self.objects_prefix):].partition("/")
+            job_id, kind = job_object(key[len(self.objects_prefix):])
             present.setdefault(job_id, {})[kind] = modified
         with self.lock:
             for job_id, kinds in present.items():
@@ -165,8 +176,7 @@ class Watch:
                     track.reappeared += 1
                     track.gone_at = None
                 track.last_seen = listing.started
-                if "result" in kinds:
-                    track.result_writes.add(kinds["result"])
+                track.result_writes.update(m for kind, m in kinds.items() if kind.startswith("result"))
             for job_id, track in self.objects.items():
                 if job_id not in present and track.gone_at is None:
                     track.gone_at = listing.started
@@ -175,5 +185,6 @@ class Watch:
                     job.final == "succeeded" and job.finished_at is not None
                     and listing.started > job.finished_at and listing.ended < job.expires_at
                     and (job.deleted_at is None or job.deleted_at > listing.ended))
-                if must_have_result and "result" not in present.get(job.id, {}):
+                has_result = any(kind.startswith("result") for kind in present.get(job.id, {}))
+                if must_have_result and not has_result:
                     job.result_missing.append(listing.started)
