@@ -51,8 +51,9 @@ pub struct ServiceArgs {
     pub blob: BlobArgs,
 }
 
-#[derive(Debug, Args)]
-pub struct ServeArgs {
+/// The API's settings, the same in `serve` and `api`.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
     #[command(flatten)]
     pub listen: ListenArgs,
     #[command(flatten)]
@@ -63,6 +64,12 @@ pub struct ServeArgs {
     pub limits: UploadLimits,
     #[command(flatten)]
     pub backlog: BacklogArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
     #[command(flatten)]
     pub worker: WorkerArgs,
     /// Run the API and the sweeper only: jobs wait in the queue for workers in other
@@ -91,15 +98,7 @@ pub struct ProcessorArgs {
 #[derive(Debug, Args)]
 pub struct ApiRoleArgs {
     #[command(flatten)]
-    pub listen: ListenArgs,
-    #[command(flatten)]
-    pub services: ServiceArgs,
-    #[command(flatten)]
-    pub retention: RetentionArgs,
-    #[command(flatten)]
-    pub limits: UploadLimits,
-    #[command(flatten)]
-    pub backlog: BacklogArgs,
+    pub api: ApiArgs,
     /// Directory holding the model manifest, to list and check model names. Unset: looked
     /// up like the worker does; without one, any model name is passed on to the workers.
     #[arg(long, env = "FACEFIX_MODELS_DIR")]

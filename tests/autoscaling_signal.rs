@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::processes::{RoleProcess, service_env, upload, wait_state};
+use common::processes::{RoleProcess, remove_service_data, service_env, upload, wait_state};
 use common::{read_testdata, real_services_enabled};
 use std::time::{Duration, Instant};
 
@@ -143,4 +143,5 @@ async fn ready_plus_held_stays_above_zero_while_a_worker_holds_prefetched_jobs()
     }
     assert!(worker.terminate(Duration::from_secs(60)).success());
     assert!(api.terminate(Duration::from_secs(30)).success());
+    remove_service_data(&env).await;
 }

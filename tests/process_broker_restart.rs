@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::processes::{RoleProcess, service_env, upload, wait_state};
+use common::processes::{RoleProcess, remove_service_data, service_env, upload, wait_state};
 use common::{read_testdata, real_services_enabled};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -93,4 +93,5 @@ async fn no_accepted_job_is_lost_when_the_broker_restarts() {
     }
     assert!(worker.terminate(Duration::from_secs(60)).success());
     assert!(api.terminate(Duration::from_secs(30)).success());
+    remove_service_data(&env).await;
 }

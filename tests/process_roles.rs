@@ -4,7 +4,8 @@
 mod common;
 
 use common::processes::{
-    RoleProcess, SlowJobInFlight, service_env, slow_job_in_flight, upload, wait_state,
+    RoleProcess, SlowJobInFlight, remove_service_data, service_env, slow_job_in_flight, upload,
+    wait_state,
 };
 use common::{read_testdata, real_services_enabled};
 use std::io::{Read, Write};
@@ -46,6 +47,7 @@ async fn a_job_whose_worker_is_killed_is_redelivered_and_completes() {
         .await;
     assert!(second.terminate(Duration::from_secs(60)).success());
     assert!(api.terminate(Duration::from_secs(30)).success());
+    remove_service_data(&env).await;
 }
 
 #[tokio::test]
@@ -54,11 +56,11 @@ async fn sigterm_drains_the_in_flight_job_and_exits_zero() {
         return;
     }
     let SlowJobInFlight {
+        env,
         client,
         mut api,
         mut worker,
         id,
-        ..
     } = slow_job_in_flight(&["--concurrency", "1", "--drain-timeout", "200s"]).await;
     let status = worker.terminate(Duration::from_secs(240));
     assert!(
@@ -82,6 +84,7 @@ async fn sigterm_drains_the_in_flight_job_and_exits_zero() {
         .send()
         .await;
     assert!(api.terminate(Duration::from_secs(30)).success());
+    remove_service_data(&env).await;
 }
 
 /// A minimal OTLP/HTTP receiver: keeps every request body, answers 200.
@@ -177,6 +180,7 @@ async fn one_upload_is_one_trace_across_the_api_and_the_worker() {
     // Exporters flush on shutdown.
     assert!(worker.terminate(Duration::from_secs(60)).success());
     assert!(api.terminate(Duration::from_secs(30)).success());
+    remove_service_data(&env).await;
     let trace_id: Vec<u8> = (0..16)
         .map(|i| u8::from_str_radix(&trace_hex[2 * i..2 * i + 2], 16).expect("hex"))
         .collect();

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .verdict import Row
 
-COLUMNS = ["scenario", "s", "accepted", "refused", "failed", "lost", "stranded",
+COLUMNS = ["scenario", "s", "accepted", "refused", "failed", "lost", "record lost", "stranded",
            "duplicated", "leftover", "max purge lag", "other", "result"]
 
 
@@ -23,7 +23,7 @@ def cells(row: Row) -> list[str]:
     lag = "-" if row.max_purge_lag is None else f"{row.max_purge_lag:.1f} s"
     other = len(row.violations) + len(row.result_missing)
     return [row.scenario, f"{row.seconds:.0f}", str(row.accepted), _counts(row.refused),
-            _counts(row.failed), str(len(row.lost)), str(len(row.stranded)), str(len(row.duplicated)),
+            _counts(row.failed), str(len(row.lost)), str(len(row.finished_unseen)), str(len(row.stranded)), str(len(row.duplicated)),
             str(len(row.leftover)), lag, str(other), "ok" if row.ok else "FAIL"]
 
 

@@ -37,6 +37,9 @@ class Row:
     failed: dict[str, int]
     deleted: int
     lost: list[str]
+    # Finished (their result is in the bucket) but their record was lost with the store
+    # before the observer read the final state.
+    finished_unseen: list[str]
     stranded: list[str]
     duplicated: list[str]
     leftover: list[str]
@@ -98,7 +101,14 @@ def judge(run, ending: Ending) -> Row:
     watch.track_accepted()
     jobs = list(watch.jobs.values())
     failed = collections.Counter(j.final_code or "?" for j in jobs if j.final == "failed")
-    lost = [j for j in jobs if j.final is None and j.deleted_at is None]
+    unresolved = [j for j in jobs if j.final is None and j.deleted_at is None]
+    # A job can finish between two reads of its record and then lose the record with Redis
+    # (a restart without persistence, a flush): the documented cost of losing Redis is
+    # the finished job's record, and polling it answers 404. Its result object in the
+    # bucket is the evidence that it finished: a result stays only when its attempt
+    # succeeded (an attempt that loses the job deletes its own result).
+    finished_unseen = [j for j in unresolved if watch.objects.get(j.id) and watch.objects[j.id].result_writes]
+    lost = [j for j in unresolved if j not in finished_unseen]
     stranded = _stranded(ending.open_jobs, ending.queue)
     duplicated = [
         j.id for j in jobs
@@ -111,6 +121,7 @@ def judge(run, ending: Ending) -> Row:
 
     details = []
     for title, ids in (("lost", [j.id for j in lost]), ("stranded", stranded), ("duplicated", duplicated),
+                       ("finished, record lost with the store", [j.id for j in finished_unseen]),
                        ("result missing before expiry", missing)):
         for job_id in ids[:DETAIL_IDS]:
             details.append(f"{title}: {_describe(run, watch.jobs[job_id])}")
@@ -130,6 +141,7 @@ def judge(run, ending: Ending) -> Row:
         accepted=len(jobs),
         refused=dict(sorted(run.answers.refused.items())),
         succeeded=sum(1 for j in jobs if j.final == "succeeded"),
+        finished_unseen=[j.id for j in finished_unseen],
         failed=dict(sorted(failed.items())),
         deleted=sum(1 for j in jobs if j.deleted_at is not None),
         lost=[j.id for j in lost],

@@ -6,19 +6,13 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: ApiRoleArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let services = connect(&args.services, "api", &["queue", "store", "blob"]).await?;
+    let services = connect(&args.api.services, "api", &["queue", "store", "blob"]).await?;
     let models = manifest_entries(args.models_dir.as_deref());
-    let state = api_state(
-        services.clone(),
-        args.limits,
-        args.retention,
-        args.backlog,
-        models,
-    );
+    let state = api_state(services.clone(), &args.api, models);
     let background = CancellationToken::new();
     let backlog = tokio::spawn(state.backlog.clone().run(services, background.clone()));
     let server =
-        facefix_api::start_api(args.listen.listen, state).context("cannot start the API")?;
+        facefix_api::start_api(args.api.listen.listen, state).context("cannot start the API")?;
     shutdown.cancelled().await;
     server.stop().await;
     background.cancel();

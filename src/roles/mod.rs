@@ -7,7 +7,7 @@ pub mod serve;
 pub mod sweeper;
 pub mod worker;
 
-use crate::cli::{ProcessorArgs, ServiceArgs};
+use crate::cli::{ApiArgs, ProcessorArgs, ServiceArgs};
 use anyhow::{Context, bail};
 use facefix_api::AppState;
 use facefix_shared::connect::{Services, redact_url};
@@ -94,18 +94,14 @@ pub fn model_entries(processor: &dyn ImageProcessor) -> Vec<ModelInfo> {
 }
 
 /// Builds the API's state.
-pub fn api_state(
-    services: Services,
-    limits: UploadLimits,
-    retention: facefix_shared::config::RetentionArgs,
-    backlog: facefix_api::backlog::BacklogArgs,
-    models: Vec<ModelInfo>,
-) -> AppState {
+pub fn api_state(services: Services, args: &ApiArgs, models: Vec<ModelInfo>) -> AppState {
     AppState {
         services,
-        limits,
-        retention,
-        backlog: Arc::new(facefix_api::backlog::BacklogMonitor::new(backlog)),
+        limits: args.limits.clone(),
+        retention: args.retention.clone(),
+        backlog: Arc::new(facefix_api::backlog::BacklogMonitor::new(
+            args.backlog.clone(),
+        )),
         models: Arc::new(models),
     }
 }

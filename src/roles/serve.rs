@@ -8,30 +8,24 @@ use facefix_worker::Worker;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let services = connect(&args.services, "serve", &[]).await?;
+    let services = connect(&args.api.services, "serve", &[]).await?;
     // Without a worker no models are loaded; the API still lists the manifest's restorers,
     // as `facefix api` does, for the workers elsewhere.
     let processor = if args.no_worker {
-        if args.services.queue.queue_url.is_none() {
+        if args.api.services.queue.queue_url.is_none() {
             tracing::warn!(
                 "--no-worker with the embedded queue: nothing will process jobs; they stay queued until they expire"
             );
         }
         None
     } else {
-        Some(processor(&args.models, &args.limits).await?)
+        Some(processor(&args.models, &args.api.limits).await?)
     };
     let models = match &processor {
         Some(processor) => model_entries(processor.as_ref()),
         None => manifest_entries(args.models.model.models_dir.as_deref()),
     };
-    let state = api_state(
-        services.clone(),
-        args.limits.clone(),
-        args.retention.clone(),
-        args.backlog.clone(),
-        models,
-    );
+    let state = api_state(services.clone(), &args.api, models);
     let background = CancellationToken::new();
     let backlog = tokio::spawn(
         state
@@ -43,7 +37,7 @@ pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result
         Sweeper::new(
             services.store.clone(),
             services.blobs.clone(),
-            args.retention.clone(),
+            args.api.retention.clone(),
         )
         .run(background.clone()),
     );
@@ -54,7 +48,7 @@ pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result
         )
     });
     let server =
-        facefix_api::start_api(args.listen.listen, state).context("cannot start the API")?;
+        facefix_api::start_api(args.api.listen.listen, state).context("cannot start the API")?;
     println!("facefix is running at http://{}/", server.addr);
     shutdown.cancelled().await;
     // Stop taking uploads first, then let the worker drain, then the background tasks.

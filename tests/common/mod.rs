@@ -8,6 +8,9 @@ use facefix_api::{AppState, RunningServer};
 use facefix_shared::config::{BlobArgs, QueueArgs, RetentionArgs, StoreArgs};
 use facefix_shared::connect::Services;
 use facefix_shared::intake::UploadLimits;
+use facefix_shared::ports::BlobStore;
+use facefix_shared::ports::blob::list_all;
+use facefix_shared::queue::AmqpQueue;
 use facefix_shared::retention::Sweeper;
 use facefix_worker::processors::ImageProcessor;
 use facefix_worker::processors::PassThrough;
@@ -74,6 +77,37 @@ async fn delete_redis_keys(prefix: &str) {
             return;
         }
         cursor = next;
+    }
+}
+
+/// Deletes what one test created on the shared servers: the queues and exchanges of its
+/// queue prefix, its Redis keys and every object `blobs` (rooted at the test's own blob
+/// prefix) holds. Tests have names of their own, so this never touches another test's.
+/// Failures are reported, not fatal: the test itself already passed.
+pub async fn remove_test_data(queue_args: &QueueArgs, store_prefix: &str, blobs: &dyn BlobStore) {
+    let queue = AmqpQueue::connect(
+        queue_args.queue_url.as_deref().unwrap_or_default(),
+        queue_args,
+    )
+    .await;
+    match queue {
+        Ok(queue) => {
+            if let Err(e) = queue.delete_topology().await {
+                eprintln!("cleanup of queues {}.*: {e}", queue_args.queue_prefix);
+            }
+        }
+        Err(e) => eprintln!("cleanup: cannot reach RabbitMQ: {e}"),
+    }
+    delete_redis_keys(store_prefix).await;
+    match list_all(blobs, "").await {
+        Ok(keys) => {
+            for key in keys {
+                if let Err(e) = blobs.delete(&key).await {
+                    eprintln!("cleanup of {key}: {e}");
+                }
+            }
+        }
+        Err(e) => eprintln!("cleanup: cannot list the test's objects: {e}"),
     }
 }
 
@@ -183,6 +217,7 @@ pub struct Stack {
     pub services: Services,
     pub client: reqwest::Client,
     backend: Backend,
+    queue_args: QueueArgs,
     store_prefix: String,
     server: Option<RunningServer>,
     stop: CancellationToken,
@@ -253,6 +288,7 @@ impl Stack {
             services,
             client: reqwest::Client::new(),
             backend: options.backend,
+            queue_args: queue,
             store_prefix: store.store_prefix,
             server: Some(server),
             stop,
@@ -349,5 +385,17 @@ impl Stack {
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
+        if self.backend == Backend::Real {
+            self.remove_from_the_services().await;
+        }
+    }
+
+    async fn remove_from_the_services(&self) {
+        remove_test_data(
+            &self.queue_args,
+            &self.store_prefix,
+            self.services.blobs.as_ref(),
+        )
+        .await;
     }
 }

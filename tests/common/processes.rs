@@ -1,7 +1,9 @@
 //! facefix roles as real processes (the built binary) on the real services, for tests that
 //! kill, signal or trace them.
 
-use super::{Backend, StackOptions, port_args};
+use super::{Backend, StackOptions, port_args, remove_test_data};
+use facefix_shared::config::{BlobArgs, QueueArgs, StoreArgs};
+use facefix_shared::connect::Services;
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,6 +45,46 @@ pub fn service_env(delivery_limit: u32) -> Vec<(String, String)> {
     ];
     env.retain(|(_, v)| !v.is_empty());
     env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// The value of `name` in a [`service_env`] list.
+fn env_value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// Deletes the queues, Redis keys and objects of a [`service_env`] once its processes have
+/// stopped (see [`remove_test_data`]).
+pub async fn remove_service_data(env: &[(String, String)]) {
+    let text = |name: &str| env_value(env, name).map(str::to_string);
+    let queue = QueueArgs {
+        queue_url: text("FACEFIX_QUEUE_URL"),
+        queue_prefix: text("FACEFIX_QUEUE_PREFIX").unwrap_or_default(),
+        queue_delivery_limit: 3,
+        publish_timeout: Duration::from_secs(10),
+    };
+    let store = StoreArgs {
+        store_url: text("FACEFIX_STORE_URL"),
+        store_prefix: text("FACEFIX_STORE_PREFIX").unwrap_or_default(),
+        store_pool_size: 2,
+    };
+    let blob = BlobArgs {
+        blob_url: text("FACEFIX_BLOB_URL"),
+        data_dir: std::env::temp_dir(),
+        s3_endpoint: text("FACEFIX_S3_ENDPOINT"),
+        s3_region: "us-east-1".to_string(),
+        s3_path_style: true,
+        s3_access_key_id: text("FACEFIX_S3_ACCESS_KEY_ID"),
+        s3_secret_access_key: text("FACEFIX_S3_SECRET_ACCESS_KEY"),
+        s3_create_bucket: false,
+    };
+    match Services::connect(&queue, &store, &blob).await {
+        Ok(services) => {
+            remove_test_data(&queue, &store.store_prefix, services.blobs.as_ref()).await
+        }
+        Err(e) => eprintln!("cleanup: cannot connect to the services: {e}"),
+    }
 }
 
 /// A role process, killed when dropped (so a failing test leaves nothing running).
