@@ -339,6 +339,113 @@ def pod_specs(objs):
             yield o, o
 
 
+# The documented GPU node group (docs/deploy.md, deploy/eks/): this label and this taint.
+GPU_NODE_LABEL = ("nvidia.com/gpu.present", "true")
+GPU_TAINT = ("nvidia.com/gpu", "NoSchedule")
+
+
+def check_gpu_pod(ident, spec, limits):
+    """A pod that requests a GPU must land on the GPU node group: select its label, tolerate
+    its taint; its other containers must not see the node's GPUs."""
+    key, value = GPU_NODE_LABEL
+    selected = (spec.get("nodeSelector") or {}).get(key) == value
+    terms = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+             .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []
+    if terms and all(any(e.get("key") == key and e.get("operator") == "In" and value in e.get("values", [])
+                         for e in t.get("matchExpressions", [])) for t in terms):
+        selected = True
+    if not selected:
+        fail(f"{ident}: requests a GPU but does not select the GPU node group's label {key}={value}")
+    tolerated = any(t.get("key") == GPU_TAINT[0] and t.get("effect", GPU_TAINT[1]) == GPU_TAINT[1]
+                    and t.get("operator") in ("Exists", "Equal") for t in spec.get("tolerations") or [])
+    if not tolerated:
+        fail(f"{ident}: requests a GPU but does not tolerate the GPU nodes' taint {GPU_TAINT[0]}:{GPU_TAINT[1]}")
+    if not (isinstance(limits.get("nvidia.com/gpu"), int) and limits["nvidia.com/gpu"] >= 1):
+        fail(f"{ident}: GPU limit must be a whole number >= 1, got {limits.get('nvidia.com/gpu')!r}")
+    for c in spec.get("containers", [])[1:] + spec.get("initContainers", []):
+        if "nvidia.com/gpu" in ((c.get("resources") or {}).get("limits") or {}):
+            continue
+        env = {e["name"]: e.get("value") for e in c.get("env", [])}
+        if env.get("NVIDIA_VISIBLE_DEVICES") != "void":
+            fail(f"{ident}: {c['name']} requests no GPU but would see them all (NVIDIA_VISIBLE_DEVICES=void missing)")
+
+
+def check_hooks(name, objs):
+    """The bucket lifecycle Job runs before the workloads (pre-install, pre-upgrade), so
+    what it uses must exist then: a hook of the same phases with a lower weight."""
+    def hook(o):
+        ann = o["metadata"].get("annotations") or {}
+        return set(filter(None, ann.get("helm.sh/hook", "").split(","))), int(ann.get("helm.sh/hook-weight", "0"))
+    named = {(o["kind"], o["metadata"]["name"]): o for o in objs}
+    for o in objs:
+        if o["kind"] != "Job":
+            continue
+        phases, weight = hook(o)
+        ident = f"{name}: Job/{o['metadata']['name']}"
+        if phases != {"pre-install", "pre-upgrade"}:
+            fail(f"{ident}: must be a pre-install,pre-upgrade hook (the rule before the workloads), is {sorted(phases)}")
+            continue
+        spec = o["spec"]["template"]["spec"]
+        refs = [("ServiceAccount", spec.get("serviceAccountName"))]
+        refs += [("Secret", e["valueFrom"]["secretKeyRef"]["name"]) for c in spec["containers"]
+                 for e in c.get("env", []) if (e.get("valueFrom") or {}).get("secretKeyRef")]
+        for ref in refs:
+            dep = named.get(ref)
+            if dep is None:
+                continue  # the user's own (auth.existingSecret, serviceAccount.create=false)
+            dep_phases, dep_weight = hook(dep)
+            if not phases <= dep_phases or dep_weight >= weight:
+                fail(f"{ident}: uses {ref[0]}/{ref[1]}, which is not a {sorted(phases)} hook weighted below "
+                     f"{weight}: it does not exist yet when the Job runs")
+
+
+def check_eks():
+    """deploy/eks/: the GPU node group (eksctl) and NodePool (Karpenter) carry the label
+    and taint that the chart's defaults select and tolerate, and the device plugin's
+    values run it on exactly those nodes."""
+    def load(rel):
+        with open(os.path.join(ROOT, rel)) as f:
+            return [d for d in yaml.safe_load_all(f) if d]
+    values = load("helm/facefix/values.yaml")[0]["worker"]["gpu"]
+    plugin = load("deploy/eks/nvidia-device-plugin-values.yaml")[0]
+    key, value = GPU_NODE_LABEL
+    if values["nodeSelector"] != {key: value}:
+        fail(f"values.yaml worker.gpu.nodeSelector is not {{{key}: {value!r}}}")
+    if plugin.get("nodeSelector") != {key: value}:
+        fail(f"nvidia-device-plugin-values.yaml: nodeSelector must be {{{key}: {value!r}}}")
+
+    def tolerates(tols, taint):
+        return any(t.get("key") == taint["key"] and t.get("effect") == taint["effect"] and
+                   (t.get("operator") == "Exists" or t.get("value") == taint.get("value")) for t in tols or [])
+
+    groups = {"cluster.yaml gpu node group": None, "karpenter-gpu.yaml NodePool": None}
+    for ng in load("deploy/eks/cluster.yaml")[0].get("managedNodeGroups", []):
+        if ng["name"] == "gpu":
+            groups["cluster.yaml gpu node group"] = (ng.get("labels", {}), ng.get("taints", []))
+            if ng.get("propagateASGTags") is not True or ng.get("minSize") != 0:
+                fail("cluster.yaml gpu node group: needs minSize 0 and propagateASGTags: true "
+                     "(Cluster Autoscaler scales an empty group only from its ASG tags)")
+    for d in load("deploy/eks/karpenter-gpu.yaml"):
+        if d["kind"] == "NodePool":
+            t = d["spec"]["template"]
+            groups["karpenter-gpu.yaml NodePool"] = (t["metadata"].get("labels", {}), t["spec"].get("taints", []))
+    for where, group in groups.items():
+        if group is None:
+            fail(f"{where}: not found")
+            continue
+        labels, taints = group
+        if labels.get(key) != value:
+            fail(f"{where}: lacks the label {key}={value} the chart and the device plugin select")
+        if not any(t.get("key") == GPU_TAINT[0] and t.get("effect") == GPU_TAINT[1] for t in taints):
+            fail(f"{where}: lacks the taint {GPU_TAINT[0]}:{GPU_TAINT[1]} that keeps other pods off")
+        for t in taints:
+            if not tolerates(values["tolerations"], t):
+                fail(f"{where}: the chart's worker.gpu.tolerations do not tolerate {t}")
+            if not tolerates(plugin.get("tolerations"), t):
+                fail(f"{where}: the device plugin's tolerations do not tolerate {t}")
+    finish()
+
+
 def check_rendered(path, existing_secret, existing_claims):
     objs = load_yaml_docs(path)
     name = os.path.basename(path)
@@ -348,7 +455,8 @@ def check_rendered(path, existing_secret, existing_claims):
     known_metrics = metric_names_from_source()
 
     core = {"ConfigMap", "Secret", "Service", "ServiceAccount", "Deployment", "Pod", "Job",
-            "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "PersistentVolumeClaim"}
+            "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "PersistentVolumeClaim",
+            "NetworkPolicy"}
     crds = {"ServiceMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication"}
     for o in objs:
         kind = o["kind"]
@@ -530,8 +638,8 @@ def check_rendered(path, existing_secret, existing_claims):
                 fail(f"{ident}: selector does not match the pod template labels")
             main = spec["containers"][0]
             limits = (main.get("resources") or {}).get("limits", {})
-            if "nvidia.com/gpu" in limits and not (spec.get("tolerations") or spec.get("nodeSelector") or spec.get("affinity")):
-                warn(f"{ident}: requests a GPU without tolerations/nodeSelector/affinity for the GPU nodes")
+            if "nvidia.com/gpu" in limits:
+                check_gpu_pod(ident, spec, limits)
             if o["metadata"]["labels"].get("app.kubernetes.io/component") == "worker":
                 env = {e["name"]: e.get("value") for e in main.get("env", [])}
                 drain = int(re.sub(r"s$", "", env.get("FACEFIX_DRAIN_TIMEOUT", "25s")))
@@ -542,6 +650,9 @@ def check_rendered(path, existing_secret, existing_claims):
                     fail(f"{ident}: terminationGracePeriodSeconds {grace} <= preStop {pre_s} + drain {drain}")
                 if not main.get("startupProbe"):
                     fail(f"{ident}: the worker needs a startup probe (model load)")
+                elif main["startupProbe"].get("httpGet", {}).get("path") != "/startupz":
+                    fail(f"{ident}: the worker's startup probe must ask /startupz (passes once the models are "
+                         "loaded); /healthz answers before")
                 if ("nvidia.com/gpu" in limits) != (env.get("FACEFIX_DEVICE") == "cuda"):
                     fail(f"{ident}: GPU limit and FACEFIX_DEVICE={env.get('FACEFIX_DEVICE')} disagree")
 
@@ -562,6 +673,9 @@ def check_rendered(path, existing_secret, existing_claims):
         sel = pdb["spec"]["selector"]["matchLabels"]
         if not any(labels_match(sel, d["spec"]["template"]["metadata"]["labels"]) for d in deployments.values()):
             fail(f"{name}: PodDisruptionBudget/{pdb['metadata']['name']} selects no pods")
+        if pdb["spec"].get("unhealthyPodEvictionPolicy") != "AlwaysAllow":
+            fail(f"{name}: PodDisruptionBudget/{pdb['metadata']['name']} must set unhealthyPodEvictionPolicy: "
+                 "AlwaysAllow (a dependency outage makes every pod unready and would block node drains)")
         if ("minAvailable" in pdb["spec"]) == ("maxUnavailable" in pdb["spec"]):
             fail(f"{name}: PodDisruptionBudget/{pdb['metadata']['name']} needs exactly one of minAvailable/maxUnavailable")
     for hpa in by_kind.get("HorizontalPodAutoscaler", {}).values():
@@ -590,6 +704,13 @@ def check_rendered(path, existing_secret, existing_claims):
             h["spec"]["scaleTargetRef"]["name"] in {s["spec"]["scaleTargetRef"]["name"] for s in by_kind["ScaledObject"].values()}
             for h in by_kind.get("HorizontalPodAutoscaler", {}).values()):
         fail(f"{name}: an HPA and a KEDA ScaledObject target the same Deployment")
+    check_hooks(name, objs)
+    for np in by_kind.get("NetworkPolicy", {}).values():
+        ports = {(p.get("port"), p.get("protocol", "TCP")) for r in np["spec"].get("egress", []) for p in r.get("ports", [])}
+        for need in ((53, "UDP"), (5672, "TCP"), (6379, "TCP"), (443, "TCP")):
+            if need not in ports:
+                fail(f"{name}: NetworkPolicy/{np['metadata']['name']} egress lacks port {need[0]}/{need[1]} "
+                     "(DNS, RabbitMQ, Redis, S3)")
     tests = [o for o in objs if o["kind"] == "Pod" and "test" in o["metadata"].get("annotations", {}).get("helm.sh/hook", "")]
     if not tests:
         fail(f"{name}: no `helm test` hook Pod rendered")
@@ -1375,6 +1496,8 @@ if __name__ == "__main__":
         check_env()
     elif mode == "rule-tests":
         prepare_rule_tests(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif mode == "eks":
+        check_eks()
     elif mode == "values-docs":
         check_values_docs(sys.argv[2])
     elif mode == "ci-runs-test-script":
@@ -1441,6 +1564,8 @@ render_and_validate() { # LABEL [VALUES_FILE]
 check "Chart.yaml kubeVersion is >=$K8S_MIN_VERSION (the oldest version validated)" \
     grep -Eq "^kubeVersion: \">=${K8S_MIN_VERSION}-0\"" "$CHART/Chart.yaml"
 check "every value in values.yaml is documented (## @param)" "$PY" "$CHECKER" values-docs "$CHART/values.yaml"
+check "deploy/eks: the GPU node group, NodePool and device plugin agree with the chart's label and taint" \
+    "$PY" "$CHECKER" eks
 render_and_validate "defaults"
 check "helm package" "$HELM" package "$CHART" --destination "$WORK/package"
 for values in "$CHART"/ci/*-values.yaml; do
@@ -1481,6 +1606,7 @@ expect_rejected "a grace period shorter than the drain (helper, with fix)" "Fix:
 expect_rejected "models.source=pvc without a claim (helper, with fix)" "Fix: --set models.persistence.existingClaim" 'models: {source: pvc}'
 expect_rejected "a GPU worker forced to cpu (helper, with fix)" "Fix: --set worker.device=cuda" 'worker: {gpu: {enabled: true}, device: cpu}'
 expect_rejected "a restorer that is neither baked nor fetched (helper, with fix)" "Fix: add it to models.items" 'models: {restorer: codeformer}'
+expect_rejected "an enabled sweeper with 0 replicas (schema)" "replicaCount" 'sweeper: {enabled: true, replicaCount: 0}'
 
 # JSON schemas of compose and CircleCI files: the copies check-jsonschema vendors.
 # check_schema FILE SCHEMA KEY: FILE must pass vendor.SCHEMA, and a copy of FILE with a
