@@ -244,6 +244,45 @@ def metrics_in_expr(expr):
     return base
 
 
+# Metric names the queries may use that facefix does not export, each with its exporter.
+# Any other name is a typo or a dependency nobody documented: the check fails on it.
+FOREIGN_METRICS = {
+    # Prometheus itself (scrape health) and the Rust client's process collector.
+    "up": "Prometheus",
+    "process_resident_memory_bytes": "the prometheus crate's process collector",
+    # NVIDIA DCGM exporter (GPU utilisation, frame-buffer memory in MiB, last XID error).
+    "DCGM_FI_DEV_GPU_UTIL": "NVIDIA DCGM exporter",
+    "DCGM_FI_DEV_FB_USED": "NVIDIA DCGM exporter",
+    "DCGM_FI_DEV_FB_FREE": "NVIDIA DCGM exporter",
+    "DCGM_FI_DEV_XID_ERRORS": "NVIDIA DCGM exporter",
+    # kube-state-metrics (Deployment availability, HPA replicas against their maximum).
+    "kube_deployment_status_replicas_unavailable": "kube-state-metrics",
+    "kube_horizontalpodautoscaler_status_current_replicas": "kube-state-metrics",
+    "kube_horizontalpodautoscaler_spec_max_replicas": "kube-state-metrics",
+}
+PROMQL_WORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
+                "bool", "offset", "atan2", "inf", "nan"}
+
+
+def foreign_metrics(expr):
+    """Metric names in a PromQL expression that are neither facefix_* nor recorded (a:b:c)
+    nor allowed in FOREIGN_METRICS. Strings, label matchers, ranges and grouping label
+    lists are dropped first, then every identifier not called as a function is a name."""
+    e = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    e = re.sub(r"\{[^{}]*\}", " ", e)
+    e = re.sub(r"\[[^\]]*\]", " ", e)
+    e = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", e)
+    names = set()
+    for m in re.finditer(r"(?<![\w.$])([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?", e):
+        word, call = m.group(1), m.group(2)
+        if call or word.lower() in PROMQL_WORDS or word.startswith("facefix_") or ":" in word:
+            continue
+        if re.fullmatch(r"[0-9]+[smhdwy]", word):
+            continue
+        names.add(word)
+    return names - set(FOREIGN_METRICS)
+
+
 def balanced(expr):
     pairs = {")": "(", "]": "[", "}": "{"}
     stack = []
@@ -311,6 +350,9 @@ def check_rules(groups, where, known_metrics):
             unknown = metrics_in_expr(expr) - known_metrics
             if unknown:
                 fail(f"{where}: {name}: metrics not defined in shared/src/metrics.rs: {sorted(unknown)}")
+            foreign = foreign_metrics(expr)
+            if foreign:
+                fail(f"{where}: {name}: metrics neither facefix's nor in FOREIGN_METRICS: {sorted(foreign)}")
             if "for" in r and not DURATION.match(str(r["for"])):
                 fail(f"{where}: {name}: bad 'for' duration {r['for']!r}")
             for key in ("labels", "annotations"):
@@ -855,6 +897,10 @@ def check_redis_durability(compose):
 def check_dashboard(path):
     with open(path) as f:
         dash = json.load(f)
+    # Negative control: the allow-list check sees a misspelled exporter metric.
+    expect_caught("a misspelled DCGM metric", sorted(foreign_metrics(
+        'avg by (gpu) (rate(DCGM_FI_DEV_GPU_UTILS{Hostname=~"$node"}[5m])) > on() vector(0)')),
+                  "DCGM_FI_DEV_GPU_UTILS")
     known = metric_names_from_source()
     if not dash.get("uid") or not dash.get("title"):
         fail(f"{path}: dashboard needs uid and title")
@@ -870,6 +916,9 @@ def check_dashboard(path):
             unknown = metrics_in_expr(expr) - known
             if unknown:
                 fail(f"{path}: panel {p.get('title')!r}: metrics not in shared/src/metrics.rs: {sorted(unknown)}")
+            foreign = foreign_metrics(expr)
+            if foreign:
+                fail(f"{path}: panel {p.get('title')!r}: metrics neither facefix's nor in FOREIGN_METRICS: {sorted(foreign)}")
 
 
 def finish_or_continue():
