@@ -1156,16 +1156,56 @@ def ci_test_script_problems(cfg):
     for wname, wf in (cfg.get("workflows") or {}).items():
         if not isinstance(wf, dict):
             continue
-        entries = {alias: (name, opts.get("requires", [])) for alias, name, opts in workflow_entries(wf)}
-        for alias, (name, _) in entries.items():
-            pending, upstream = [alias], set()
-            while pending:
-                for req in entries.get(pending.pop(), (None, []))[1]:
-                    if req not in upstream:
-                        upstream.add(req)
-                        pending.append(req)
-            if name not in test_jobs and not any(entries.get(u, (None,))[0] in test_jobs for u in upstream):
+        names = {alias: name for alias, name, _ in workflow_entries(wf)}
+        for alias, name in names.items():
+            if name not in test_jobs and not any(names.get(u) in test_jobs for u in upstream_of(wf, alias)):
                 problems.append(f"{CIRCLECI}: workflow {wname}: {alias} does not wait for the test job")
+    return problems
+
+
+def upstream_of(wf, alias):
+    """The aliases a workflow job waits for, directly or not."""
+    entries = {a: opts.get("requires", []) for a, _, opts in workflow_entries(wf)}
+    pending, seen = [alias], set()
+    while pending:
+        for req in entries.get(pending.pop(), []):
+            if req not in seen:
+                seen.add(req)
+                pending.append(req)
+    return seen
+
+
+def image_scan_problems(cfg):
+    """A job scans the pushed images (trivy, failing on fixed HIGH/CRITICAL findings) and
+    writes their SBOMs (syft), both pinned; it runs after the bake and before the deploy."""
+    jobs = cfg.get("jobs") or {}
+    text = {name: "\n".join(c for j, c in job_commands(cfg) if j == name) for name in jobs}
+    scans = [n for n, t in text.items() if re.search(r"\btrivy\b.*\bimage\b", t, re.S)]
+    if len(scans) != 1:
+        return [f"{CIRCLECI}: {len(scans)} jobs scan images with trivy; want one"]
+    scan = scans[0]
+    problems = []
+    env = jobs[scan].get("environment") or {}
+    for tool, var, pattern in (("trivy", "TRIVY_VERSION", r"\d+\.\d+\.\d+"), ("syft", "SYFT_VERSION", r"v\d+\.\d+\.\d+")):
+        if not re.fullmatch(pattern, str(env.get(var, ""))):
+            problems.append(f"{CIRCLECI}: job {scan}: {var} must pin {tool} to a release ({pattern}), got {env.get(var)!r}")
+        if f"${var}" not in text[scan]:
+            problems.append(f"{CIRCLECI}: job {scan} does not run {tool} at ${var}")
+    for flag in ("--severity HIGH,CRITICAL", "--ignore-unfixed", "--exit-code 1", "spdx-json="):
+        if flag not in text[scan]:
+            problems.append(f"{CIRCLECI}: job {scan}: `{flag}` missing (fail on fixable HIGH/CRITICAL, write the SBOM)")
+    bakes = [n for n, t in text.items() if re.search(r"\bbuildx\s+bake\b", t)]
+    deploys = [n for n, t in text.items() if re.search(r"\bhelm\s+upgrade\b", t)]
+    for wname, wf in (cfg.get("workflows") or {}).items():
+        if not isinstance(wf, dict):
+            continue
+        names = {a: n for a, n, _ in workflow_entries(wf)}
+        for alias, name in names.items():
+            ups = {names.get(u) for u in upstream_of(wf, alias)}
+            if name == scan and not ups & set(bakes):
+                problems.append(f"{CIRCLECI}: workflow {wname}: {alias} scans before the images are built")
+            if name in deploys and scan not in ups:
+                problems.append(f"{CIRCLECI}: workflow {wname}: {alias} deploys without waiting for {scan}")
     return problems
 
 
@@ -1180,6 +1220,23 @@ def check_ci_runs_test_script():
             run = step.get("run") if isinstance(step, dict) else None
             if isinstance(run, dict) and str(run.get("command", "")).strip() in TEST_ENTRY_POINTS:
                 run["command"] = "cargo test --workspace"
+    for problem in image_scan_problems(copy.deepcopy(cfg)):
+        fail(problem)
+    # Negative control: a scan that only reports, and a deploy that does not wait for it.
+    lax = copy.deepcopy(cfg)
+    for job in lax.get("jobs", {}).values():
+        for step in job.get("steps") or []:
+            run = step.get("run") if isinstance(step, dict) else None
+            if isinstance(run, dict):
+                run["command"] = str(run.get("command", "")).replace("--exit-code 1", "--exit-code 0")
+    for wf in lax.get("workflows", {}).values():
+        for entry in wf.get("jobs", []) if isinstance(wf, dict) else []:
+            opts = next(iter(entry.values())) if isinstance(entry, dict) else None
+            if opts and opts.get("type") == "approval":
+                opts["requires"] = ["build-images"]
+    lax_problems = image_scan_problems(lax)
+    expect_caught("a scan that never fails", lax_problems, "`--exit-code 1` missing")
+    expect_caught("a deploy that skips the scan", lax_problems, "without waiting for")
     caught = ci_test_script_problems(cfg)
     expect_caught("a test job running cargo test itself", caught, "runs `cargo test` itself")
     expect_caught("a pipeline without .ci/run", caught, "0 jobs (none)")
@@ -1756,7 +1813,7 @@ check "every FACEFIX_* variable the deployment sets is a flag of the binary" "$P
 # ---------------------------------------------------------------------------------------
 say ""
 say "==> CI runs the test script; the images compile once"
-check "CircleCI's one test job runs .ci/run on Debian 12 with the script's caches; no job repeats a step of the script; every other job waits for it" \
+check "CircleCI's one test job runs .ci/run on Debian 12 with the script's caches; no job repeats a step of the script; every other job waits for it; the pushed images are scanned (trivy) and described (syft) before the deploy" \
     "$PY" "$CHECKER" ci-runs-test-script
 
 # bake_plan OUT [VAR=VALUE...]: deploy/docker-bake.hcl resolved by buildx into its build
