@@ -77,8 +77,11 @@ check() {
     local out="$WORK/out.$RANDOM"
     if "$@" >"$out" 2>&1; then
         record PASS "$name"
-        # Warnings printed by a passing check are still worth seeing.
-        grep -E '^WARN' "$out" | sed 's/^/      /' || true
+        # Warnings printed by a passing check are still worth seeing, and counted.
+        if grep -qE '^WARN' "$out"; then
+            record WARN "$name" "$(grep -cE '^WARN' "$out") warning(s) below"
+            grep -E '^WARN' "$out" | sed 's/^/      /'
+        fi
     else
         record FAIL "$name"
         sed 's/^/      /' "$out" | tail -n 60
@@ -951,6 +954,7 @@ def check_dockerfile(path):
     aliases = set()
     user = None
     seen = set()
+    unpinned = {}  # base images pinned by tag only, in order (a dict as an ordered set)
     for instr, rest in dockerfile_instructions(path):
         seen.add(instr)
         if instr == "ARG" and not stages:
@@ -973,6 +977,11 @@ def check_dockerfile(path):
                     fail(f"{path}: FROM {image} has no tag: pin a version")
                 elif tag == "latest" or not re.search(r"\d", tag):
                     fail(f"{path}: FROM {image}: pin a version, not {tag!r}")
+                else:
+                    # A tag can be moved to other content; a digest cannot. Not a failure:
+                    # the digests can only be resolved against the registry (docs/deploy.md,
+                    # "Pinning base images by digest").
+                    unpinned.setdefault(image)
             if len(words) == 3 and words[1].upper() == "AS":
                 aliases.add(words[2])
         elif instr == "USER":
@@ -984,6 +993,8 @@ def check_dockerfile(path):
                     break
                 if not os.path.exists(os.path.join(ROOT, src.rstrip("/"))) and src != ".":
                     fail(f"{path}: {instr} {src}: no such path in the repository (the build would fail)")
+    for image in unpinned:
+        warn(f"{path}: FROM {image} is pinned by tag, not by digest")
     if is_builder:
         if stages[-1:] != ["scratch"]:
             fail(f"{path}: the last stage must be FROM scratch: the images copy the binary alone")
