@@ -77,8 +77,11 @@ check() {
     local out="$WORK/out.$RANDOM"
     if "$@" >"$out" 2>&1; then
         record PASS "$name"
-        # Warnings printed by a passing check are still worth seeing.
-        grep -E '^WARN' "$out" | sed 's/^/      /' || true
+        # Warnings printed by a passing check are still worth seeing, and counted.
+        if grep -qE '^WARN' "$out"; then
+            record WARN "$name" "$(grep -cE '^WARN' "$out") warning(s) below"
+            grep -E '^WARN' "$out" | sed 's/^/      /'
+        fi
     else
         record FAIL "$name"
         sed 's/^/      /' "$out" | tail -n 60
@@ -244,6 +247,45 @@ def metrics_in_expr(expr):
     return base
 
 
+# Metric names the queries may use that facefix does not export, each with its exporter.
+# Any other name is a typo or a dependency nobody documented: the check fails on it.
+FOREIGN_METRICS = {
+    # Prometheus itself (scrape health) and the Rust client's process collector.
+    "up": "Prometheus",
+    "process_resident_memory_bytes": "the prometheus crate's process collector",
+    # NVIDIA DCGM exporter (GPU utilisation, frame-buffer memory in MiB, last XID error).
+    "DCGM_FI_DEV_GPU_UTIL": "NVIDIA DCGM exporter",
+    "DCGM_FI_DEV_FB_USED": "NVIDIA DCGM exporter",
+    "DCGM_FI_DEV_FB_FREE": "NVIDIA DCGM exporter",
+    "DCGM_FI_DEV_XID_ERRORS": "NVIDIA DCGM exporter",
+    # kube-state-metrics (Deployment availability, HPA replicas against their maximum).
+    "kube_deployment_status_replicas_unavailable": "kube-state-metrics",
+    "kube_horizontalpodautoscaler_status_current_replicas": "kube-state-metrics",
+    "kube_horizontalpodautoscaler_spec_max_replicas": "kube-state-metrics",
+}
+PROMQL_WORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
+                "bool", "offset", "atan2", "inf", "nan"}
+
+
+def foreign_metrics(expr):
+    """Metric names in a PromQL expression that are neither facefix_* nor recorded (a:b:c)
+    nor allowed in FOREIGN_METRICS. Strings, label matchers, ranges and grouping label
+    lists are dropped first, then every identifier not called as a function is a name."""
+    e = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    e = re.sub(r"\{[^{}]*\}", " ", e)
+    e = re.sub(r"\[[^\]]*\]", " ", e)
+    e = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", e)
+    names = set()
+    for m in re.finditer(r"(?<![\w.$])([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?", e):
+        word, call = m.group(1), m.group(2)
+        if call or word.lower() in PROMQL_WORDS or word.startswith("facefix_") or ":" in word:
+            continue
+        if re.fullmatch(r"[0-9]+[smhdwy]", word):
+            continue
+        names.add(word)
+    return names - set(FOREIGN_METRICS)
+
+
 def balanced(expr):
     pairs = {")": "(", "]": "[", "}": "{"}
     stack = []
@@ -311,6 +353,9 @@ def check_rules(groups, where, known_metrics):
             unknown = metrics_in_expr(expr) - known_metrics
             if unknown:
                 fail(f"{where}: {name}: metrics not defined in shared/src/metrics.rs: {sorted(unknown)}")
+            foreign = foreign_metrics(expr)
+            if foreign:
+                fail(f"{where}: {name}: metrics neither facefix's nor in FOREIGN_METRICS: {sorted(foreign)}")
             if "for" in r and not DURATION.match(str(r["for"])):
                 fail(f"{where}: {name}: bad 'for' duration {r['for']!r}")
             for key in ("labels", "annotations"):
@@ -339,6 +384,113 @@ def pod_specs(objs):
             yield o, o
 
 
+# The documented GPU node group (docs/deploy.md, deploy/eks/): this label and this taint.
+GPU_NODE_LABEL = ("nvidia.com/gpu.present", "true")
+GPU_TAINT = ("nvidia.com/gpu", "NoSchedule")
+
+
+def check_gpu_pod(ident, spec, limits):
+    """A pod that requests a GPU must land on the GPU node group: select its label, tolerate
+    its taint; its other containers must not see the node's GPUs."""
+    key, value = GPU_NODE_LABEL
+    selected = (spec.get("nodeSelector") or {}).get(key) == value
+    terms = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+             .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []
+    if terms and all(any(e.get("key") == key and e.get("operator") == "In" and value in e.get("values", [])
+                         for e in t.get("matchExpressions", [])) for t in terms):
+        selected = True
+    if not selected:
+        fail(f"{ident}: requests a GPU but does not select the GPU node group's label {key}={value}")
+    tolerated = any(t.get("key") == GPU_TAINT[0] and t.get("effect", GPU_TAINT[1]) == GPU_TAINT[1]
+                    and t.get("operator") in ("Exists", "Equal") for t in spec.get("tolerations") or [])
+    if not tolerated:
+        fail(f"{ident}: requests a GPU but does not tolerate the GPU nodes' taint {GPU_TAINT[0]}:{GPU_TAINT[1]}")
+    if not (isinstance(limits.get("nvidia.com/gpu"), int) and limits["nvidia.com/gpu"] >= 1):
+        fail(f"{ident}: GPU limit must be a whole number >= 1, got {limits.get('nvidia.com/gpu')!r}")
+    for c in spec.get("containers", [])[1:] + spec.get("initContainers", []):
+        if "nvidia.com/gpu" in ((c.get("resources") or {}).get("limits") or {}):
+            continue
+        env = {e["name"]: e.get("value") for e in c.get("env", [])}
+        if env.get("NVIDIA_VISIBLE_DEVICES") != "void":
+            fail(f"{ident}: {c['name']} requests no GPU but would see them all (NVIDIA_VISIBLE_DEVICES=void missing)")
+
+
+def check_hooks(name, objs):
+    """The bucket lifecycle Job runs before the workloads (pre-install, pre-upgrade), so
+    what it uses must exist then: a hook of the same phases with a lower weight."""
+    def hook(o):
+        ann = o["metadata"].get("annotations") or {}
+        return set(filter(None, ann.get("helm.sh/hook", "").split(","))), int(ann.get("helm.sh/hook-weight", "0"))
+    named = {(o["kind"], o["metadata"]["name"]): o for o in objs}
+    for o in objs:
+        if o["kind"] != "Job":
+            continue
+        phases, weight = hook(o)
+        ident = f"{name}: Job/{o['metadata']['name']}"
+        if phases != {"pre-install", "pre-upgrade"}:
+            fail(f"{ident}: must be a pre-install,pre-upgrade hook (the rule before the workloads), is {sorted(phases)}")
+            continue
+        spec = o["spec"]["template"]["spec"]
+        refs = [("ServiceAccount", spec.get("serviceAccountName"))]
+        refs += [("Secret", e["valueFrom"]["secretKeyRef"]["name"]) for c in spec["containers"]
+                 for e in c.get("env", []) if (e.get("valueFrom") or {}).get("secretKeyRef")]
+        for ref in refs:
+            dep = named.get(ref)
+            if dep is None:
+                continue  # the user's own (auth.existingSecret, serviceAccount.create=false)
+            dep_phases, dep_weight = hook(dep)
+            if not phases <= dep_phases or dep_weight >= weight:
+                fail(f"{ident}: uses {ref[0]}/{ref[1]}, which is not a {sorted(phases)} hook weighted below "
+                     f"{weight}: it does not exist yet when the Job runs")
+
+
+def check_eks():
+    """deploy/eks/: the GPU node group (eksctl) and NodePool (Karpenter) carry the label
+    and taint that the chart's defaults select and tolerate, and the device plugin's
+    values run it on exactly those nodes."""
+    def load(rel):
+        with open(os.path.join(ROOT, rel)) as f:
+            return [d for d in yaml.safe_load_all(f) if d]
+    values = load("helm/facefix/values.yaml")[0]["worker"]["gpu"]
+    plugin = load("deploy/eks/nvidia-device-plugin-values.yaml")[0]
+    key, value = GPU_NODE_LABEL
+    if values["nodeSelector"] != {key: value}:
+        fail(f"values.yaml worker.gpu.nodeSelector is not {{{key}: {value!r}}}")
+    if plugin.get("nodeSelector") != {key: value}:
+        fail(f"nvidia-device-plugin-values.yaml: nodeSelector must be {{{key}: {value!r}}}")
+
+    def tolerates(tols, taint):
+        return any(t.get("key") == taint["key"] and t.get("effect") == taint["effect"] and
+                   (t.get("operator") == "Exists" or t.get("value") == taint.get("value")) for t in tols or [])
+
+    groups = {"cluster.yaml gpu node group": None, "karpenter-gpu.yaml NodePool": None}
+    for ng in load("deploy/eks/cluster.yaml")[0].get("managedNodeGroups", []):
+        if ng["name"] == "gpu":
+            groups["cluster.yaml gpu node group"] = (ng.get("labels", {}), ng.get("taints", []))
+            if ng.get("propagateASGTags") is not True or ng.get("minSize") != 0:
+                fail("cluster.yaml gpu node group: needs minSize 0 and propagateASGTags: true "
+                     "(Cluster Autoscaler scales an empty group only from its ASG tags)")
+    for d in load("deploy/eks/karpenter-gpu.yaml"):
+        if d["kind"] == "NodePool":
+            t = d["spec"]["template"]
+            groups["karpenter-gpu.yaml NodePool"] = (t["metadata"].get("labels", {}), t["spec"].get("taints", []))
+    for where, group in groups.items():
+        if group is None:
+            fail(f"{where}: not found")
+            continue
+        labels, taints = group
+        if labels.get(key) != value:
+            fail(f"{where}: lacks the label {key}={value} the chart and the device plugin select")
+        if not any(t.get("key") == GPU_TAINT[0] and t.get("effect") == GPU_TAINT[1] for t in taints):
+            fail(f"{where}: lacks the taint {GPU_TAINT[0]}:{GPU_TAINT[1]} that keeps other pods off")
+        for t in taints:
+            if not tolerates(values["tolerations"], t):
+                fail(f"{where}: the chart's worker.gpu.tolerations do not tolerate {t}")
+            if not tolerates(plugin.get("tolerations"), t):
+                fail(f"{where}: the device plugin's tolerations do not tolerate {t}")
+    finish()
+
+
 def check_rendered(path, existing_secret, existing_claims):
     objs = load_yaml_docs(path)
     name = os.path.basename(path)
@@ -348,7 +500,8 @@ def check_rendered(path, existing_secret, existing_claims):
     known_metrics = metric_names_from_source()
 
     core = {"ConfigMap", "Secret", "Service", "ServiceAccount", "Deployment", "Pod", "Job",
-            "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "PersistentVolumeClaim"}
+            "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "PersistentVolumeClaim",
+            "NetworkPolicy"}
     crds = {"ServiceMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication"}
     for o in objs:
         kind = o["kind"]
@@ -530,8 +683,8 @@ def check_rendered(path, existing_secret, existing_claims):
                 fail(f"{ident}: selector does not match the pod template labels")
             main = spec["containers"][0]
             limits = (main.get("resources") or {}).get("limits", {})
-            if "nvidia.com/gpu" in limits and not (spec.get("tolerations") or spec.get("nodeSelector") or spec.get("affinity")):
-                warn(f"{ident}: requests a GPU without tolerations/nodeSelector/affinity for the GPU nodes")
+            if "nvidia.com/gpu" in limits:
+                check_gpu_pod(ident, spec, limits)
             if o["metadata"]["labels"].get("app.kubernetes.io/component") == "worker":
                 env = {e["name"]: e.get("value") for e in main.get("env", [])}
                 drain = int(re.sub(r"s$", "", env.get("FACEFIX_DRAIN_TIMEOUT", "25s")))
@@ -542,6 +695,9 @@ def check_rendered(path, existing_secret, existing_claims):
                     fail(f"{ident}: terminationGracePeriodSeconds {grace} <= preStop {pre_s} + drain {drain}")
                 if not main.get("startupProbe"):
                     fail(f"{ident}: the worker needs a startup probe (model load)")
+                elif main["startupProbe"].get("httpGet", {}).get("path") != "/startupz":
+                    fail(f"{ident}: the worker's startup probe must ask /startupz (passes once the models are "
+                         "loaded); /healthz answers before")
                 if ("nvidia.com/gpu" in limits) != (env.get("FACEFIX_DEVICE") == "cuda"):
                     fail(f"{ident}: GPU limit and FACEFIX_DEVICE={env.get('FACEFIX_DEVICE')} disagree")
 
@@ -562,6 +718,9 @@ def check_rendered(path, existing_secret, existing_claims):
         sel = pdb["spec"]["selector"]["matchLabels"]
         if not any(labels_match(sel, d["spec"]["template"]["metadata"]["labels"]) for d in deployments.values()):
             fail(f"{name}: PodDisruptionBudget/{pdb['metadata']['name']} selects no pods")
+        if pdb["spec"].get("unhealthyPodEvictionPolicy") != "AlwaysAllow":
+            fail(f"{name}: PodDisruptionBudget/{pdb['metadata']['name']} must set unhealthyPodEvictionPolicy: "
+                 "AlwaysAllow (a dependency outage makes every pod unready and would block node drains)")
         if ("minAvailable" in pdb["spec"]) == ("maxUnavailable" in pdb["spec"]):
             fail(f"{name}: PodDisruptionBudget/{pdb['metadata']['name']} needs exactly one of minAvailable/maxUnavailable")
     for hpa in by_kind.get("HorizontalPodAutoscaler", {}).values():
@@ -590,6 +749,13 @@ def check_rendered(path, existing_secret, existing_claims):
             h["spec"]["scaleTargetRef"]["name"] in {s["spec"]["scaleTargetRef"]["name"] for s in by_kind["ScaledObject"].values()}
             for h in by_kind.get("HorizontalPodAutoscaler", {}).values()):
         fail(f"{name}: an HPA and a KEDA ScaledObject target the same Deployment")
+    check_hooks(name, objs)
+    for np in by_kind.get("NetworkPolicy", {}).values():
+        ports = {(p.get("port"), p.get("protocol", "TCP")) for r in np["spec"].get("egress", []) for p in r.get("ports", [])}
+        for need in ((53, "UDP"), (5672, "TCP"), (6379, "TCP"), (443, "TCP")):
+            if need not in ports:
+                fail(f"{name}: NetworkPolicy/{np['metadata']['name']} egress lacks port {need[0]}/{need[1]} "
+                     "(DNS, RabbitMQ, Redis, S3)")
     tests = [o for o in objs if o["kind"] == "Pod" and "test" in o["metadata"].get("annotations", {}).get("helm.sh/hook", "")]
     if not tests:
         fail(f"{name}: no `helm test` hook Pod rendered")
@@ -734,6 +900,10 @@ def check_redis_durability(compose):
 def check_dashboard(path):
     with open(path) as f:
         dash = json.load(f)
+    # Negative control: the allow-list check sees a misspelled exporter metric.
+    expect_caught("a misspelled DCGM metric", sorted(foreign_metrics(
+        'avg by (gpu) (rate(DCGM_FI_DEV_GPU_UTILS{Hostname=~"$node"}[5m])) > on() vector(0)')),
+                  "DCGM_FI_DEV_GPU_UTILS")
     known = metric_names_from_source()
     if not dash.get("uid") or not dash.get("title"):
         fail(f"{path}: dashboard needs uid and title")
@@ -749,6 +919,9 @@ def check_dashboard(path):
             unknown = metrics_in_expr(expr) - known
             if unknown:
                 fail(f"{path}: panel {p.get('title')!r}: metrics not in shared/src/metrics.rs: {sorted(unknown)}")
+            foreign = foreign_metrics(expr)
+            if foreign:
+                fail(f"{path}: panel {p.get('title')!r}: metrics neither facefix's nor in FOREIGN_METRICS: {sorted(foreign)}")
 
 
 def finish_or_continue():
@@ -781,6 +954,7 @@ def check_dockerfile(path):
     aliases = set()
     user = None
     seen = set()
+    unpinned = {}  # base images pinned by tag only, in order (a dict as an ordered set)
     for instr, rest in dockerfile_instructions(path):
         seen.add(instr)
         if instr == "ARG" and not stages:
@@ -803,6 +977,11 @@ def check_dockerfile(path):
                     fail(f"{path}: FROM {image} has no tag: pin a version")
                 elif tag == "latest" or not re.search(r"\d", tag):
                     fail(f"{path}: FROM {image}: pin a version, not {tag!r}")
+                else:
+                    # A tag can be moved to other content; a digest cannot. Not a failure:
+                    # the digests can only be resolved against the registry (docs/deploy.md,
+                    # "Pinning base images by digest").
+                    unpinned.setdefault(image)
             if len(words) == 3 and words[1].upper() == "AS":
                 aliases.add(words[2])
         elif instr == "USER":
@@ -814,6 +993,8 @@ def check_dockerfile(path):
                     break
                 if not os.path.exists(os.path.join(ROOT, src.rstrip("/"))) and src != ".":
                     fail(f"{path}: {instr} {src}: no such path in the repository (the build would fail)")
+    for image in unpinned:
+        warn(f"{path}: FROM {image} is pinned by tag, not by digest")
     if is_builder:
         if stages[-1:] != ["scratch"]:
             fail(f"{path}: the last stage must be FROM scratch: the images copy the binary alone")
@@ -986,16 +1167,56 @@ def ci_test_script_problems(cfg):
     for wname, wf in (cfg.get("workflows") or {}).items():
         if not isinstance(wf, dict):
             continue
-        entries = {alias: (name, opts.get("requires", [])) for alias, name, opts in workflow_entries(wf)}
-        for alias, (name, _) in entries.items():
-            pending, upstream = [alias], set()
-            while pending:
-                for req in entries.get(pending.pop(), (None, []))[1]:
-                    if req not in upstream:
-                        upstream.add(req)
-                        pending.append(req)
-            if name not in test_jobs and not any(entries.get(u, (None,))[0] in test_jobs for u in upstream):
+        names = {alias: name for alias, name, _ in workflow_entries(wf)}
+        for alias, name in names.items():
+            if name not in test_jobs and not any(names.get(u) in test_jobs for u in upstream_of(wf, alias)):
                 problems.append(f"{CIRCLECI}: workflow {wname}: {alias} does not wait for the test job")
+    return problems
+
+
+def upstream_of(wf, alias):
+    """The aliases a workflow job waits for, directly or not."""
+    entries = {a: opts.get("requires", []) for a, _, opts in workflow_entries(wf)}
+    pending, seen = [alias], set()
+    while pending:
+        for req in entries.get(pending.pop(), []):
+            if req not in seen:
+                seen.add(req)
+                pending.append(req)
+    return seen
+
+
+def image_scan_problems(cfg):
+    """A job scans the pushed images (trivy, failing on fixed HIGH/CRITICAL findings) and
+    writes their SBOMs (syft), both pinned; it runs after the bake and before the deploy."""
+    jobs = cfg.get("jobs") or {}
+    text = {name: "\n".join(c for j, c in job_commands(cfg) if j == name) for name in jobs}
+    scans = [n for n, t in text.items() if re.search(r"\btrivy\b.*\bimage\b", t, re.S)]
+    if len(scans) != 1:
+        return [f"{CIRCLECI}: {len(scans)} jobs scan images with trivy; want one"]
+    scan = scans[0]
+    problems = []
+    env = jobs[scan].get("environment") or {}
+    for tool, var, pattern in (("trivy", "TRIVY_VERSION", r"\d+\.\d+\.\d+"), ("syft", "SYFT_VERSION", r"v\d+\.\d+\.\d+")):
+        if not re.fullmatch(pattern, str(env.get(var, ""))):
+            problems.append(f"{CIRCLECI}: job {scan}: {var} must pin {tool} to a release ({pattern}), got {env.get(var)!r}")
+        if f"${var}" not in text[scan]:
+            problems.append(f"{CIRCLECI}: job {scan} does not run {tool} at ${var}")
+    for flag in ("--severity HIGH,CRITICAL", "--ignore-unfixed", "--exit-code 1", "spdx-json="):
+        if flag not in text[scan]:
+            problems.append(f"{CIRCLECI}: job {scan}: `{flag}` missing (fail on fixable HIGH/CRITICAL, write the SBOM)")
+    bakes = [n for n, t in text.items() if re.search(r"\bbuildx\s+bake\b", t)]
+    deploys = [n for n, t in text.items() if re.search(r"\bhelm\s+upgrade\b", t)]
+    for wname, wf in (cfg.get("workflows") or {}).items():
+        if not isinstance(wf, dict):
+            continue
+        names = {a: n for a, n, _ in workflow_entries(wf)}
+        for alias, name in names.items():
+            ups = {names.get(u) for u in upstream_of(wf, alias)}
+            if name == scan and not ups & set(bakes):
+                problems.append(f"{CIRCLECI}: workflow {wname}: {alias} scans before the images are built")
+            if name in deploys and scan not in ups:
+                problems.append(f"{CIRCLECI}: workflow {wname}: {alias} deploys without waiting for {scan}")
     return problems
 
 
@@ -1010,6 +1231,23 @@ def check_ci_runs_test_script():
             run = step.get("run") if isinstance(step, dict) else None
             if isinstance(run, dict) and str(run.get("command", "")).strip() in TEST_ENTRY_POINTS:
                 run["command"] = "cargo test --workspace"
+    for problem in image_scan_problems(copy.deepcopy(cfg)):
+        fail(problem)
+    # Negative control: a scan that only reports, and a deploy that does not wait for it.
+    lax = copy.deepcopy(cfg)
+    for job in lax.get("jobs", {}).values():
+        for step in job.get("steps") or []:
+            run = step.get("run") if isinstance(step, dict) else None
+            if isinstance(run, dict):
+                run["command"] = str(run.get("command", "")).replace("--exit-code 1", "--exit-code 0")
+    for wf in lax.get("workflows", {}).values():
+        for entry in wf.get("jobs", []) if isinstance(wf, dict) else []:
+            opts = next(iter(entry.values())) if isinstance(entry, dict) else None
+            if opts and opts.get("type") == "approval":
+                opts["requires"] = ["build-images"]
+    lax_problems = image_scan_problems(lax)
+    expect_caught("a scan that never fails", lax_problems, "`--exit-code 1` missing")
+    expect_caught("a deploy that skips the scan", lax_problems, "without waiting for")
     caught = ci_test_script_problems(cfg)
     expect_caught("a test job running cargo test itself", caught, "runs `cargo test` itself")
     expect_caught("a pipeline without .ci/run", caught, "0 jobs (none)")
@@ -1375,6 +1613,8 @@ if __name__ == "__main__":
         check_env()
     elif mode == "rule-tests":
         prepare_rule_tests(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif mode == "eks":
+        check_eks()
     elif mode == "values-docs":
         check_values_docs(sys.argv[2])
     elif mode == "ci-runs-test-script":
@@ -1441,6 +1681,8 @@ render_and_validate() { # LABEL [VALUES_FILE]
 check "Chart.yaml kubeVersion is >=$K8S_MIN_VERSION (the oldest version validated)" \
     grep -Eq "^kubeVersion: \">=${K8S_MIN_VERSION}-0\"" "$CHART/Chart.yaml"
 check "every value in values.yaml is documented (## @param)" "$PY" "$CHECKER" values-docs "$CHART/values.yaml"
+check "deploy/eks: the GPU node group, NodePool and device plugin agree with the chart's label and taint" \
+    "$PY" "$CHECKER" eks
 render_and_validate "defaults"
 check "helm package" "$HELM" package "$CHART" --destination "$WORK/package"
 for values in "$CHART"/ci/*-values.yaml; do
@@ -1481,6 +1723,7 @@ expect_rejected "a grace period shorter than the drain (helper, with fix)" "Fix:
 expect_rejected "models.source=pvc without a claim (helper, with fix)" "Fix: --set models.persistence.existingClaim" 'models: {source: pvc}'
 expect_rejected "a GPU worker forced to cpu (helper, with fix)" "Fix: --set worker.device=cuda" 'worker: {gpu: {enabled: true}, device: cpu}'
 expect_rejected "a restorer that is neither baked nor fetched (helper, with fix)" "Fix: add it to models.items" 'models: {restorer: codeformer}'
+expect_rejected "an enabled sweeper with 0 replicas (schema)" "replicaCount" 'sweeper: {enabled: true, replicaCount: 0}'
 
 # JSON schemas of compose and CircleCI files: the copies check-jsonschema vendors.
 # check_schema FILE SCHEMA KEY: FILE must pass vendor.SCHEMA, and a copy of FILE with a
@@ -1581,7 +1824,7 @@ check "every FACEFIX_* variable the deployment sets is a flag of the binary" "$P
 # ---------------------------------------------------------------------------------------
 say ""
 say "==> CI runs the test script; the images compile once"
-check "CircleCI's one test job runs .ci/run on Debian 12 with the script's caches; no job repeats a step of the script; every other job waits for it" \
+check "CircleCI's one test job runs .ci/run on Debian 12 with the script's caches; no job repeats a step of the script; every other job waits for it; the pushed images are scanned (trivy) and described (syft) before the deploy" \
     "$PY" "$CHECKER" ci-runs-test-script
 
 # bake_plan OUT [VAR=VALUE...]: deploy/docker-bake.hcl resolved by buildx into its build

@@ -11,5 +11,5 @@ pub mod submit;
 pub mod upload;
 pub mod views;
 
-pub use server::{Readiness, RunningServer, start_api, start_probe_server};
+pub use server::{Readiness, RunningServer, probe_routes, start_api, start_probe_server};
 pub use state::AppState;

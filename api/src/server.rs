@@ -91,9 +91,34 @@ impl actix_web::Responder for crate::error::ApiError {
 pub trait Readiness: Send + Sync + 'static {
     /// Each check's name and "ok" or what is wrong.
     async fn check(&self) -> BTreeMap<&'static str, String>;
+
+    /// What `/startupz` asks: the one-time work before the process can serve (the
+    /// worker's model load), never its dependencies. Nothing by default.
+    async fn started(&self) -> BTreeMap<&'static str, String> {
+        BTreeMap::new()
+    }
 }
 
-/// Starts the worker's or sweeper's probe server: `/healthz`, `/readyz`, `/metrics`.
+/// Routes of the probe server: `/healthz` (the process answers), `/startupz` (its
+/// start-up work is done), `/readyz` (it can work now), `/metrics`.
+pub fn probe_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/metrics", web::get().to(health::metrics_text))
+        .route(
+            "/startupz",
+            web::get().to(|readiness: web::Data<dyn Readiness>| async move {
+                health::readiness_response(readiness.started().await)
+            }),
+        )
+        .route(
+            "/readyz",
+            web::get().to(|readiness: web::Data<dyn Readiness>| async move {
+                health::readiness_response(readiness.check().await)
+            }),
+        );
+}
+
+/// Starts the worker's or sweeper's probe server (`probe_routes`).
 pub fn start_probe_server(
     listen: SocketAddr,
     readiness: Arc<dyn Readiness>,
@@ -103,14 +128,7 @@ pub fn start_probe_server(
         App::new()
             .app_data(data.clone())
             .wrap(from_fn(observe))
-            .route("/healthz", web::get().to(health::healthz))
-            .route("/metrics", web::get().to(health::metrics_text))
-            .route(
-                "/readyz",
-                web::get().to(|readiness: web::Data<dyn Readiness>| async move {
-                    health::readiness_response(readiness.check().await)
-                }),
-            )
+            .configure(probe_routes)
     })
     .workers(1)
     .disable_signals()

@@ -152,18 +152,38 @@ existing Secret without them falls back to the AWS default chain (IRSA).
       name: {{ $secret }}
       key: {{ $keys.s3SecretAccessKey }}
       optional: true
-{{- range $name, $value := .Values.config.extraEnv }}
-- name: {{ $name }}
-  value: {{ $value | toString | quote }}
-{{- end }}
+{{- include "facefix.envFromMap" .Values.config.extraEnv }}
 {{- end -}}
 
-{{/* `NAME: value` map to an env list. Call with the map. */}}
+{{/*
+`NAME: value` map to an env list. Call with the map. A map value is the entry's body,
+e.g. `NAME: {valueFrom: {secretKeyRef: {name: s, key: k}}}`.
+*/}}
 {{- define "facefix.envFromMap" -}}
 {{- range $name, $value := . }}
 - name: {{ $name }}
+{{- if kindIs "map" $value }}
+  {{- toYaml $value | nindent 2 }}
+{{- else }}
   value: {{ $value | toString | quote }}
 {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The worker's node selector: worker.nodeSelector over the GPU node group's label. */}}
+{{- define "facefix.workerNodeSelector" -}}
+{{- $w := .Values.worker -}}
+{{- $sel := deepCopy (default (dict) $w.nodeSelector) -}}
+{{- if $w.gpu.enabled }}{{ $sel = merge $sel (deepCopy (default (dict) $w.gpu.nodeSelector)) }}{{ end -}}
+{{- with $sel }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* The worker's tolerations: worker.tolerations plus the GPU node group's taint. */}}
+{{- define "facefix.workerTolerations" -}}
+{{- $w := .Values.worker -}}
+{{- $tol := default (list) $w.tolerations -}}
+{{- if $w.gpu.enabled }}{{ $tol = concat $tol (default (list) $w.gpu.tolerations) | uniq }}{{ end -}}
+{{- with $tol }}{{ toYaml . }}{{ end -}}
 {{- end -}}
 
 {{/*
