@@ -312,6 +312,7 @@ REQUIRED_ALERTS = {
     "FacefixSweeperDown",
     "FacefixSweeperStale",
     "FacefixSweeperStoreUnreachable",
+    "FacefixReconcileStale",
 }
 # The autoscaling signal (ready + held messages), recorded in compose and by the chart.
 WORK_SIGNAL = "facefix:queue_work:messages"
