@@ -20,6 +20,26 @@ use tokio_util::sync::CancellationToken;
 /// Objects per listing page: enough for a pass after a store loss, small enough that a
 /// shard with nothing due answers quickly.
 const PAGE: usize = 250;
+/// The `step` labels of `facefix_reconcile_errors_total`.
+const STEP_LIST: &str = "list";
+const STEP_DELETE: &str = "delete";
+/// The `layout` labels of `facefix_reconciled_objects_total`.
+const LAYOUT_CURRENT: &str = "current";
+const LAYOUT_LEGACY: &str = "legacy";
+
+/// Exports the reconciliation counters' series at zero, so alerts and `rate()` see a pass
+/// that has not deleted (or failed) anything yet rather than nothing.
+fn export_series() {
+    let metrics = metrics();
+    for step in [STEP_LIST, STEP_DELETE] {
+        metrics.reconcile_errors_total.with_label_values(&[step]);
+    }
+    for layout in [LAYOUT_CURRENT, LAYOUT_LEGACY] {
+        metrics
+            .reconciled_objects_total
+            .with_label_values(&[layout]);
+    }
+}
 
 /// What one reconciliation pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +81,7 @@ pub struct Reconciler {
 
 impl Reconciler {
     pub fn new(blobs: Arc<dyn BlobStore>, args: &RetentionArgs) -> Self {
+        export_series();
         Self {
             blobs,
             // A retention too long to represent never runs out, as the operator meant.
@@ -109,7 +130,7 @@ impl Reconciler {
                     tracing::warn!(%prefix, %error, "reconciliation cannot list objects");
                     metrics()
                         .reconcile_errors_total
-                        .with_label_values(&["list"])
+                        .with_label_values(&[STEP_LIST])
                         .inc();
                     report.errors += 1;
                     return report;
@@ -141,8 +162,8 @@ impl Reconciler {
 
     async fn delete(&self, key: &BlobKey, scan: Scan, report: &mut ReconcileReport) {
         let layout = match scan {
-            Scan::Shard => "current",
-            Scan::Legacy => "legacy",
+            Scan::Shard => LAYOUT_CURRENT,
+            Scan::Legacy => LAYOUT_LEGACY,
         };
         match self.blobs.delete(key).await {
             Ok(()) => {
@@ -159,7 +180,7 @@ impl Reconciler {
                 tracing::warn!(%key, %error, "reconciliation cannot delete an object");
                 metrics()
                     .reconcile_errors_total
-                    .with_label_values(&["delete"])
+                    .with_label_values(&[STEP_DELETE])
                     .inc();
                 report.errors += 1;
             }
