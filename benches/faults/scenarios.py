@@ -69,7 +69,8 @@ def restart_soon(run, role, delay: float = 0.5) -> None:
         time.sleep(delay)
         if not run.stop.is_set():
             run.stack.restart(role)
-            run.note(f"{role.name} restarted (pid {role.pid})")
+            if role.alive():
+                run.note(f"{role.name} restarted (pid {role.pid})")
     threading.Thread(target=go, daemon=True).start()
 
 
