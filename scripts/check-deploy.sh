@@ -416,6 +416,27 @@ def check_gpu_pod(ident, spec, limits):
             fail(f"{ident}: {c['name']} requests no GPU but would see them all (NVIDIA_VISIBLE_DEVICES=void missing)")
 
 
+def check_lifecycle_rule(ident, spec):
+    """The rule the Job writes (a JSON heredoc in its script) parses, expires objects, and
+    carries AbortIncompleteMultipartUpload only with a positive day count."""
+    script = " ".join(a for c in spec["containers"] for a in c.get("args", []))
+    found = re.search(r"<<JSON\n(.*?)\n\s*JSON\n", script, re.S)
+    if not found:
+        fail(f"{ident}: no lifecycle rule (JSON heredoc) in the script")
+        return
+    try:
+        rules = json.loads(found.group(1))["Rules"]
+    except (ValueError, KeyError) as e:
+        fail(f"{ident}: the lifecycle rule is not valid JSON: {e}")
+        return
+    for rule in rules:
+        if rule.get("Expiration", {}).get("Days", 0) < 1:
+            fail(f"{ident}: rule {rule.get('ID')} has no expiration")
+        abort = rule.get("AbortIncompleteMultipartUpload")
+        if abort is not None and abort.get("DaysAfterInitiation", 0) < 1:
+            fail(f"{ident}: rule {rule.get('ID')} aborts multipart uploads after {abort} days")
+
+
 def check_hooks(name, objs):
     """The bucket lifecycle Job runs before the workloads (pre-install, pre-upgrade), so
     what it uses must exist then: a hook of the same phases with a lower weight."""
@@ -432,6 +453,7 @@ def check_hooks(name, objs):
             fail(f"{ident}: must be a pre-install,pre-upgrade hook (the rule before the workloads), is {sorted(phases)}")
             continue
         spec = o["spec"]["template"]["spec"]
+        check_lifecycle_rule(ident, spec)
         refs = [("ServiceAccount", spec.get("serviceAccountName"))]
         refs += [("Secret", e["valueFrom"]["secretKeyRef"]["name"]) for c in spec["containers"]
                  for e in c.get("env", []) if (e.get("valueFrom") or {}).get("secretKeyRef")]
