@@ -313,6 +313,7 @@ REQUIRED_ALERTS = {
     "FacefixSweeperStale",
     "FacefixSweeperStoreUnreachable",
     "FacefixReconcileStale",
+    "FacefixJobsGivingUp",
 }
 # The autoscaling signal (ready + held messages), recorded in compose and by the chart.
 WORK_SIGNAL = "facefix:queue_work:messages"
