@@ -6,13 +6,13 @@
 
 mod common;
 
-use common::processes::{RoleProcess, remove_service_data, service_env, upload, wait_state};
+use common::processes::{
+    SLOW_IMAGE, SLOW_QUERY, remove_service_data, service_env, start_api_and_worker, upload,
+    wait_state,
+};
 use common::{read_testdata, real_services_enabled};
 use std::time::{Duration, Instant};
 
-/// A job that takes seconds even without models: the 33 MP photo upscaled ×2.
-const SLOW_IMAGE: &str = "images/large_7680x4320.jpg";
-const SLOW_QUERY: &str = "?upscale=2&format=jpeg";
 /// Jobs one worker takes at once (its prefetch).
 const CONCURRENCY: u64 = 2;
 /// One more job than the worker takes: it waits as `ready`, then goes to the worker too.
@@ -63,11 +63,9 @@ async fn ready_plus_held_stays_above_zero_while_a_worker_holds_prefetched_jobs()
     }
     let env = service_env(3);
     let client = reqwest::Client::new();
-    let mut api = RoleProcess::spawn("api", &env, &[]);
-    api.wait_healthy(&client).await;
     let concurrency = CONCURRENCY.to_string();
-    let mut worker = RoleProcess::spawn("worker", &env, &["--concurrency", &concurrency]);
-    worker.wait_healthy(&client).await;
+    let (mut api, mut worker) =
+        start_api_and_worker(&env, &client, &["--concurrency", &concurrency]).await;
     assert_eq!(gauge(&client, &worker.base, HELD).await, 0, "idle worker");
 
     let image = read_testdata(SLOW_IMAGE);

@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::processes::{RoleProcess, remove_service_data, service_env, upload, wait_state};
+use common::processes::{
+    remove_service_data, service_env, start_api_and_worker, upload, wait_state,
+};
 use common::{read_testdata, real_services_enabled};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -35,10 +37,7 @@ async fn no_accepted_job_is_lost_when_the_broker_restarts() {
     }
     let env = service_env(5);
     let client = reqwest::Client::new();
-    let mut api = RoleProcess::spawn("api", &env, &[]);
-    api.wait_healthy(&client).await;
-    let mut worker = RoleProcess::spawn("worker", &env, &["--concurrency", "4"]);
-    worker.wait_healthy(&client).await;
+    let (mut api, mut worker) = start_api_and_worker(&env, &client, &["--concurrency", "4"]).await;
     let image = read_testdata("images/tiny_face_64x75.png");
     let base = api.base.clone();
     let loader_client = client.clone();

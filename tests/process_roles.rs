@@ -4,8 +4,8 @@
 mod common;
 
 use common::processes::{
-    RoleProcess, SlowJobInFlight, remove_service_data, service_env, slow_job_in_flight, upload,
-    wait_state,
+    RoleProcess, SlowJobInFlight, remove_service_data, service_env, slow_job_in_flight,
+    start_api_and_worker, upload, wait_state,
 };
 use common::{read_testdata, real_services_enabled};
 use std::io::{Read, Write};
@@ -153,10 +153,7 @@ async fn one_upload_is_one_trace_across_the_api_and_the_worker() {
         format!("http://127.0.0.1:{port}/v1/traces"),
     ));
     let client = reqwest::Client::new();
-    let mut api = RoleProcess::spawn("api", &env, &[]);
-    api.wait_healthy(&client).await;
-    let mut worker = RoleProcess::spawn("worker", &env, &[]);
-    worker.wait_healthy(&client).await;
+    let (mut api, mut worker) = start_api_and_worker(&env, &client, &[]).await;
     let trace_hex = format!("{:032x}", uuid::Uuid::new_v4().as_u128());
     let traceparent = format!("00-{trace_hex}-00f067aa0ba902b7-01");
     let id = upload(

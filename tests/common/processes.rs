@@ -164,6 +164,20 @@ impl Drop for RoleProcess {
     }
 }
 
+/// Starts an API and a worker (`worker_args` added to its command line) on `env` and
+/// waits until both answer `/healthz`.
+pub async fn start_api_and_worker(
+    env: &[(String, String)],
+    client: &reqwest::Client,
+    worker_args: &[&str],
+) -> (RoleProcess, RoleProcess) {
+    let mut api = RoleProcess::spawn("api", env, &[]);
+    api.wait_healthy(client).await;
+    let mut worker = RoleProcess::spawn("worker", env, worker_args);
+    worker.wait_healthy(client).await;
+    (api, worker)
+}
+
 /// Polls a job until `accept(state)` or the deadline; returns the record.
 pub async fn wait_state(
     client: &reqwest::Client,
@@ -237,10 +251,7 @@ pub struct SlowJobInFlight {
 pub async fn slow_job_in_flight(worker_args: &[&str]) -> SlowJobInFlight {
     let env = service_env(3);
     let client = reqwest::Client::new();
-    let mut api = RoleProcess::spawn("api", &env, &[]);
-    api.wait_healthy(&client).await;
-    let mut worker = RoleProcess::spawn("worker", &env, worker_args);
-    worker.wait_healthy(&client).await;
+    let (api, worker) = start_api_and_worker(&env, &client, worker_args).await;
     let id = upload(
         &client,
         &api.base,

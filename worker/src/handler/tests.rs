@@ -283,6 +283,16 @@ async fn fixture() -> Fixture {
     fixture_with(false).await
 }
 
+/// What [`Fixture::two_attempts`] leaves running: the message, and each attempt's task
+/// and its run held in the processor.
+struct TwoAttempts {
+    message: usize,
+    first: JoinHandle<()>,
+    run1: Held,
+    second: JoinHandle<()>,
+    run2: Held,
+}
+
 impl Fixture {
     fn objects(&self) -> JobObjects {
         JobObjects::of(&self.job)
@@ -309,6 +319,23 @@ impl Fixture {
             .await
             .expect("a run reaches the processor")
             .expect("the processor is alive")
+    }
+
+    /// Two deliveries of one message, both held in the processor: attempt 1, then the
+    /// redelivery that takes the job over from it (attempt 2).
+    async fn two_attempts(&mut self) -> TwoAttempts {
+        let message = self.publish();
+        let first = self.deliver(message);
+        let run1 = self.next_run().await;
+        let second = self.deliver(message);
+        let run2 = self.next_run().await;
+        TwoAttempts {
+            message,
+            first,
+            run1,
+            second,
+            run2,
+        }
     }
 
     async fn stored(&self) -> JobRecord {
@@ -407,11 +434,13 @@ async fn joined(task: JoinHandle<()>) {
 #[tokio::test]
 async fn a_stale_requeue_cannot_strand_the_job() {
     let mut f = fixture().await;
-    let message = f.publish();
-    let first = f.deliver(message);
-    let run1 = f.next_run().await;
-    let second = f.deliver(message);
-    let run2 = f.next_run().await;
+    let TwoAttempts {
+        message,
+        first,
+        run1,
+        second,
+        run2,
+    } = f.two_attempts().await;
     assert_eq!((run1.number, run2.number), (1, 2));
     assert_eq!(f.stored().await.attempts, 2, "attempt 2 took the job over");
 
@@ -437,11 +466,13 @@ async fn a_stale_requeue_cannot_strand_the_job() {
 #[tokio::test]
 async fn a_late_stale_success_leaves_the_owners_result() {
     let mut f = fixture().await;
-    let message = f.publish();
-    let first = f.deliver(message);
-    let run1 = f.next_run().await;
-    let second = f.deliver(message);
-    let run2 = f.next_run().await;
+    let TwoAttempts {
+        message: _,
+        first,
+        run1,
+        second,
+        run2,
+    } = f.two_attempts().await;
     run2.end(Verdict::Succeed);
     joined(second).await;
     assert_eq!(f.stored().await.state, JobState::Succeeded);
@@ -458,11 +489,13 @@ async fn a_late_stale_success_leaves_the_owners_result() {
 #[tokio::test]
 async fn an_early_stale_success_is_refused() {
     let mut f = fixture().await;
-    let message = f.publish();
-    let first = f.deliver(message);
-    let run1 = f.next_run().await;
-    let second = f.deliver(message);
-    let run2 = f.next_run().await;
+    let TwoAttempts {
+        message: _,
+        first,
+        run1,
+        second,
+        run2,
+    } = f.two_attempts().await;
     run1.end(Verdict::Succeed);
     joined(first).await;
     let record = f.stored().await;
@@ -487,11 +520,13 @@ async fn an_early_stale_success_is_refused() {
 #[tokio::test]
 async fn after_the_owner_requeues_a_stale_success_is_refused() {
     let mut f = fixture().await;
-    let message = f.publish();
-    let first = f.deliver(message);
-    let run1 = f.next_run().await;
-    let second = f.deliver(message);
-    let run2 = f.next_run().await;
+    let TwoAttempts {
+        message,
+        first,
+        run1,
+        second,
+        run2,
+    } = f.two_attempts().await;
     run2.end(Verdict::Transient);
     joined(second).await;
     assert_eq!(f.stored().await.state, JobState::Queued);
