@@ -286,6 +286,15 @@ impl Metrics {
     }
 }
 
+/// Exports `counter`'s series for each of `labels` at zero, so dashboards, alerts and
+/// `rate()` see a label value known in advance before its first increment rather than
+/// nothing.
+pub fn export_at_zero(counter: &IntCounterVec, labels: &[&str]) {
+    for label in labels {
+        counter.with_label_values(&[label]);
+    }
+}
+
 /// The process-wide metrics.
 pub fn metrics() -> &'static Metrics {
     static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);

@@ -15,7 +15,7 @@ pub use reconcile::{ReconcileReport, Reconciler};
 
 use crate::config::RetentionArgs;
 use crate::job::{JobId, PurgeReason, Removal, lifecycle};
-use crate::metrics::metrics;
+use crate::metrics::{export_at_zero, metrics};
 use crate::ports::blob::list_all;
 use crate::ports::{BlobError, BlobKey, BlobStore, JobObjects, JobStore, StoreError};
 use chrono::Utc;
@@ -34,25 +34,26 @@ pub enum PurgeError {
     Blob(#[from] BlobError),
 }
 
-/// Deletes every object of the job, then its record (which publishes `deleted` or
-/// `expired`). Idempotent. The purge schedule is not touched: see [`Sweeper`].
-///
 /// The `step` labels of `facefix_purge_errors_total`.
 const PURGE_STEP_OBJECTS: &str = "objects";
 const PURGE_STEP_RECORD: &str = "record";
 
-/// Exports the purge counters' series at zero, so the dashboards and `rate()` see a
-/// sweeper that has not purged (or failed) yet rather than nothing.
+/// The purge counters' series, exported at zero before the first purge.
 fn export_purge_series() {
     let metrics = metrics();
-    for step in [PURGE_STEP_OBJECTS, PURGE_STEP_RECORD] {
-        metrics.purge_errors_total.with_label_values(&[step]);
-    }
-    for reason in [PurgeReason::Deleted, PurgeReason::Expired] {
-        metrics.purges_total.with_label_values(&[reason.as_str()]);
-    }
+    export_at_zero(
+        &metrics.purge_errors_total,
+        &[PURGE_STEP_OBJECTS, PURGE_STEP_RECORD],
+    );
+    export_at_zero(
+        &metrics.purges_total,
+        &[PurgeReason::Deleted.as_str(), PurgeReason::Expired.as_str()],
+    );
 }
 
+/// Deletes every object of the job, then its record (which publishes `deleted` or
+/// `expired`). Idempotent. The purge schedule is not touched: see [`Sweeper`].
+///
 /// `objects` locates the job's objects: from its record, or from the record the caller was
 /// about to write. Without it (the record is gone) only the job's objects under the names
 /// of older versions are deleted here; the [`Reconciler`] deletes the others once due.

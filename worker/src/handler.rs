@@ -26,7 +26,7 @@ use facefix_shared::ErrorCode;
 use facefix_shared::connect::Services;
 use facefix_shared::job::lifecycle::{self, GuardedUpdate, JobOutput};
 use facefix_shared::job::{ImageInfo, JobFailure, JobMessage, JobRecord, Stage, StageTimings};
-use facefix_shared::metrics::metrics;
+use facefix_shared::metrics::{export_at_zero, metrics};
 use facefix_shared::ports::blob::get_or_legacy;
 use facefix_shared::ports::{BlobKey, Delivery, JobObjects, Transition};
 use facefix_shared::telemetry::continue_trace;
@@ -87,11 +87,7 @@ impl RetryReason {
     /// Exports every reason at zero, so dashboards and `rate()` see the series before the
     /// first retry rather than nothing.
     fn export_all() {
-        for reason in Self::ALL {
-            metrics()
-                .job_retries_total
-                .with_label_values(&[reason.as_str()]);
-        }
+        export_at_zero(&metrics().job_retries_total, &Self::ALL.map(Self::as_str));
     }
 }
 

@@ -8,7 +8,7 @@
 //! expiry, go once they are older than the retention (upgrade path).
 
 use crate::config::RetentionArgs;
-use crate::metrics::metrics;
+use crate::metrics::{export_at_zero, metrics};
 use crate::ports::blob::{legacy_listings, shard_prefixes};
 use crate::ports::{BlobKey, BlobStore, KeyExpiry, ObjectPage};
 use chrono::{DateTime, Utc};
@@ -27,18 +27,14 @@ const STEP_DELETE: &str = "delete";
 const LAYOUT_CURRENT: &str = "current";
 const LAYOUT_LEGACY: &str = "legacy";
 
-/// Exports the reconciliation counters' series at zero, so alerts and `rate()` see a pass
-/// that has not deleted (or failed) anything yet rather than nothing.
+/// The reconciliation counters' series, exported at zero before the first pass.
 fn export_series() {
     let metrics = metrics();
-    for step in [STEP_LIST, STEP_DELETE] {
-        metrics.reconcile_errors_total.with_label_values(&[step]);
-    }
-    for layout in [LAYOUT_CURRENT, LAYOUT_LEGACY] {
-        metrics
-            .reconciled_objects_total
-            .with_label_values(&[layout]);
-    }
+    export_at_zero(&metrics.reconcile_errors_total, &[STEP_LIST, STEP_DELETE]);
+    export_at_zero(
+        &metrics.reconciled_objects_total,
+        &[LAYOUT_CURRENT, LAYOUT_LEGACY],
+    );
 }
 
 /// What one reconciliation pass did.
