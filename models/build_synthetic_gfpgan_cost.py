@@ -29,11 +29,11 @@ not committed; build it when you need it:
 
 import argparse
 import hashlib
-import os
 import sys
 
 import numpy as np
 import onnx
+from model_file import write_model_file
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
@@ -147,13 +147,7 @@ def main(argv=None):
     if args.size % 4 or args.size < 16:
         ap.error("--size must be a multiple of 4, at least 16")
     model, flops = build(args.size, args.blocks, args.shape)
-    data = model.SerializeToString(deterministic=True)
-    if os.path.dirname(args.out):
-        os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, args.out)
+    data = write_model_file(args.out, model)
     print("%s  %d bytes  %.1f GFLOP/face  sha256 %s"
           % (args.out, len(data), flops / 1e9, hashlib.sha256(data).hexdigest()))
     return 0
