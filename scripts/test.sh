@@ -16,6 +16,8 @@ export FACEFIX_TEST_SERVICES=1
 if [[ -f scripts/setup-models.sh ]]; then
   step "models and reference environment"
   bash scripts/setup-models.sh
+  step "ncnn-to-ONNX converter (Real-ESRGAN x4plus against ncnn itself)"
+  .venv/bin/python models/test_convert_ncnn.py --models-dir "${FACEFIX_MODELS_DIR:-models}"
 fi
 
 step "generated test data (checked against its sha256 pins)"
