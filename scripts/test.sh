@@ -37,6 +37,11 @@ cargo test --workspace --no-fail-fast
 step "fault suite, quick scenarios (benches/faults.sh --quick)"
 bash benches/faults.sh --quick
 
+step "restoration quality: metric self-test and the quick bench (benches/quality)"
+# The debug binary the tests above built; seconds per installed restorer on one face.
+bash benches/quality/run.sh --self-test
+bash benches/quality/run.sh --quick --bin target/debug/facefix
+
 step "OpenAPI document (written by api/tests/openapi.rs)"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check openapi-spec-validator==0.7.2
 .venv/bin/python -m openapi_spec_validator target/openapi.json
