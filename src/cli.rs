@@ -103,6 +103,11 @@ pub struct ApiRoleArgs {
     /// up like the worker does; without one, any model name is passed on to the workers.
     #[arg(long, env = "FACEFIX_MODELS_DIR")]
     pub models_dir: Option<std::path::PathBuf>,
+    /// Largest image (width × height) accepted with `bg_upsampler`: set it to the
+    /// workers' `--bg-upsampler-max-pixels` (same variable), so the API refuses up front
+    /// what the workers would refuse. Unset: the CPU default.
+    #[arg(long, env = "FACEFIX_BG_UPSAMPLER_MAX_PIXELS", default_value_t = facefix_shared::models::BG_UPSAMPLER_CPU_MAX_PIXELS)]
+    pub bg_upsampler_max_pixels: u64,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
 }
@@ -172,6 +177,10 @@ pub struct RestoreArgs {
     /// Fidelity weight for models that take one (0 = quality, 1 = fidelity; default 0.5).
     #[arg(long, value_parser = parse_fidelity)]
     pub fidelity: Option<f32>,
+    /// Enlarge the background with a network instead of Lanczos: `none` or `realesrgan`
+    /// (in tiles; slow on CPU, see --tile and --bg-upsampler-max-pixels).
+    #[arg(long, default_value = "none", value_name = "NAME")]
+    pub bg_upsampler: String,
     /// Write metadata (faces, transforms, stage timings) as JSON here.
     #[arg(long, value_name = "META.json")]
     pub json: Option<PathBuf>,

@@ -62,9 +62,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnknownModel => StatusCode::BAD_REQUEST,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UnsupportedFormat => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ErrorCode::TooManyPixels | ErrorCode::CorruptImage | ErrorCode::OutputTooLarge => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        ErrorCode::TooManyPixels
+        | ErrorCode::CorruptImage
+        | ErrorCode::OutputTooLarge
+        | ErrorCode::UpsamplerTooLarge => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::NotReady => StatusCode::CONFLICT,
         ErrorCode::BacklogFull => StatusCode::TOO_MANY_REQUESTS,

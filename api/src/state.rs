@@ -4,7 +4,7 @@ use crate::backlog::BacklogMonitor;
 use facefix_shared::config::RetentionArgs;
 use facefix_shared::connect::Services;
 use facefix_shared::intake::UploadLimits;
-use facefix_shared::models::ModelInfo;
+use facefix_shared::models::{ModelInfo, UpsamplerInfo};
 use std::sync::Arc;
 
 /// Shared, immutable after start (the backlog monitor updates itself).
@@ -16,4 +16,7 @@ pub struct AppState {
     pub backlog: Arc<BacklogMonitor>,
     /// Restorers clients may ask for; empty means "any name is passed to the worker".
     pub models: Arc<Vec<ModelInfo>>,
+    /// Background upsamplers clients may ask for (`bg_upsampler`), with their limits;
+    /// empty means "any name is passed to the worker".
+    pub upsamplers: Arc<Vec<UpsamplerInfo>>,
 }

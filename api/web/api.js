@@ -80,9 +80,10 @@ export async function deleteJob(id) {
   }
 }
 
-export async function listModels() {
+/** The restorers and background upsamplers the server offers. */
+export async function listOffer() {
   const body = await request('GET', '/v1/models');
-  return body.models ?? [];
+  return { models: body.models ?? [], upsamplers: body.bg_upsamplers ?? [] };
 }
 
 export function inputUrl(id) {

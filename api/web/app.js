@@ -48,6 +48,9 @@ const options = setupOptions({
   fidelityField: $('opt-fidelity-field'),
   fidelityValue: $('opt-fidelity-value'),
   format: $('opt-format'),
+  bg: $('opt-bg'),
+  bgField: $('opt-bg-field'),
+  bgAbout: $('opt-bg-about'),
 });
 
 const compare = createCompare({

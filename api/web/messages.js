@@ -13,6 +13,7 @@ export const ERROR_MESSAGES = {
   'too-many-pixels': 'This photo has too many pixels. Make it smaller and try again.',
   'corrupt-image': 'This image is damaged or incomplete and cannot be read. Try the original file, or save it again from a photo app.',
   'output-too-large': 'The enlarged photo would be too big. Choose a smaller enlargement in the options and try again.',
+  'upsampler-too-large': 'This photo is too large for the chosen background enlargement on this server. Choose "Standard" for the background in the options, or send a smaller photo.',
   'unknown-model': 'The chosen model is not available on this server. Reload the page to see the models it offers.',
   'not-found': 'This photo is no longer here: it was deleted, or its time on the server is up.',
   'not-ready': 'The result is not ready yet. Please wait a moment.',
@@ -35,7 +36,7 @@ export const RETRYABLE = new Set([
 ]);
 
 /** Codes fixed by changing the options rather than the photo. */
-export const OPTION_PROBLEMS = new Set(['invalid-option', 'output-too-large', 'unknown-model']);
+export const OPTION_PROBLEMS = new Set(['invalid-option', 'output-too-large', 'unknown-model', 'upsampler-too-large']);
 
 /** The human message for an error code; an unknown code still gets a sentence. */
 export function humanError(code) {

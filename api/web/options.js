@@ -1,11 +1,13 @@
-// The options panel: models as the server lists them, enlargement, centre face, fidelity
-// (for models that take it) and the result's file type. Defaults match the API's, so a
-// person who never opens the panel gets what the API gives by default.
+// The options panel: models as the server lists them, enlargement, the background's
+// enlargement (where the server offers a network for it), centre face, fidelity (for
+// models that take it) and the result's file type. Defaults match the API's, so a person
+// who never opens the panel gets what the API gives by default.
 
-import { listModels } from './api.js';
+import { listOffer } from './api.js';
 
 export function setupOptions(els) {
   let models = [];
+  let upsamplers = [];
 
   const selected = () => models.find((m) => m.name === els.model.value);
 
@@ -18,7 +20,12 @@ export function setupOptions(els) {
     els.fidelityValue.textContent = Number(els.fidelity.value).toFixed(2);
     const upscale = els.form.querySelector('input[name="upscale"]:checked')?.value ?? '2';
     const faces = els.center.checked ? 'centre face only' : 'all faces';
-    els.summary.textContent = `${model?.name ?? 'default model'} · ${upscale}× · ${faces}`;
+    const upsampler = upsamplers.find((u) => u.name === els.bg.value);
+    els.bgAbout.textContent = upsampler
+      ? `${upsampler.description.replace(/[.\s]*$/, '.')} Photos up to ${(upsampler.max_pixels / 1e6).toFixed(2)} megapixels on this server.`
+      : 'Lanczos resampling: sharp and fast, adds no detail.';
+    const background = upsampler ? ` · ${upsampler.name} background` : '';
+    els.summary.textContent = `${model?.name ?? 'default model'} · ${upscale}×${background} · ${faces}`;
   };
 
   els.form.addEventListener('input', describe);
@@ -28,11 +35,17 @@ export function setupOptions(els) {
 
   const load = async () => {
     try {
-      models = await listModels();
+      ({ models, upsamplers } = await listOffer());
     } catch {
       // The server still has a default model; the panel just cannot name it.
       models = [];
+      upsamplers = [];
     }
+    els.bg.replaceChildren(
+      els.bg.options[0],
+      ...upsamplers.map((u) => new Option(`${u.name} (learned, slow on CPU)`, u.name)),
+    );
+    els.bgField.hidden = upsamplers.length === 0;
     els.model.replaceChildren(
       ...models.map((m) => {
         const option = new Option(m.default ? `${m.name} (default)` : m.name, m.name);
@@ -54,6 +67,7 @@ export function setupOptions(els) {
       out.upscale = els.form.querySelector('input[name="upscale"]:checked')?.value ?? '2';
       if (els.center.checked) out.only_center_face = 'true';
       if (model?.fidelity) out.fidelity = els.fidelity.value;
+      if (els.bg.value) out.bg_upsampler = els.bg.value;
       if (els.format.value) out.format = els.format.value;
       return out;
     },

@@ -6,7 +6,7 @@
 //!   FACEFIX_DEVICE=cuda FACEFIX_ORT_DYLIB=/path/to/onnxruntime-gpu/libonnxruntime.so.1.31.1 \
 //!     cargo bench -p facefix-benches --bench batch_throughput
 //! Environment: FACEFIX_BENCH_MODEL (manifest name or .onnx path; default
-//! synthetic-gfpgan-cost if built, else the default restorer), FACEFIX_BENCH_FACES
+//! synthetic-gfpgan-cost if built, else facefix-usm-512), FACEFIX_BENCH_FACES
 //! (faces per measurement, default 64), and every model variable of the worker, parsed
 //! by the worker's own `ModelArgs` (FACEFIX_DEVICE, default auto; FACEFIX_CUDA_DEVICE,
 //! FACEFIX_CUDA_CONV_SEARCH, FACEFIX_CUDA_NHWC, FACEFIX_ORT_DYLIB, FACEFIX_INTRA_THREADS,
@@ -55,7 +55,7 @@ fn main() {
     let model = std::env::var("FACEFIX_BENCH_MODEL")
         .ok()
         .or_else(|| synthetic.map(|m| m.name.clone()))
-        .unwrap_or_else(|| manifest.default_restorer().name.clone());
+        .unwrap_or_else(|| "facefix-usm-512".to_string());
     let env =
         runtime::environment(args.ort_dylib.as_deref()).unwrap_or_else(|e| fail("ONNX Runtime", e));
     let opts = args.session_options();
@@ -98,7 +98,7 @@ fn main() {
                 s,
                 image::Rgb([128, 110, 90]),
             )],
-            s,
+            r.spec().normalisation,
         );
         let batch =
             |n: usize| TensorF32::new(vec![n, 3, s as usize, s as usize], face.data.repeat(n));

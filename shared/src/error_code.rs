@@ -29,6 +29,9 @@ pub enum ErrorCode {
     CorruptImage,
     /// The requested upscale would produce an output over the output pixel limit.
     OutputTooLarge,
+    /// The background upsampler was asked for on an image over the pixel limit this
+    /// deployment sets for it (it is slow on CPU: see `GET /v1/models`).
+    UpsamplerTooLarge,
     /// The requested model is not configured on this deployment.
     UnknownModel,
     /// The job does not exist (never did, or was deleted or expired).
@@ -63,6 +66,7 @@ impl ErrorCode {
         Self::TooManyPixels,
         Self::CorruptImage,
         Self::OutputTooLarge,
+        Self::UpsamplerTooLarge,
         Self::UnknownModel,
         Self::NotFound,
         Self::NotReady,
@@ -87,6 +91,7 @@ impl ErrorCode {
             Self::TooManyPixels => "too-many-pixels",
             Self::CorruptImage => "corrupt-image",
             Self::OutputTooLarge => "output-too-large",
+            Self::UpsamplerTooLarge => "upsampler-too-large",
             Self::UnknownModel => "unknown-model",
             Self::NotFound => "not-found",
             Self::NotReady => "not-ready",

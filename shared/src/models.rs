@@ -45,6 +45,8 @@ pub enum Layout {
 pub enum Normalisation {
     /// `x / 255 * 2 - 1`, i.e. `(x/255 - 0.5) / 0.5` (GFPGAN contract); outputs the same.
     MinusOneToOne,
+    /// `x / 255` (Real-ESRGAN); outputs the same.
+    ZeroToOne,
     /// `(x - 127.5) * 0.0078125` (MTCNN).
     Mtcnn,
 }
@@ -95,6 +97,15 @@ pub struct ModelEntry {
     pub normalisation: Normalisation,
     /// Most faces (or crops) per session run.
     pub max_batch: u32,
+    /// Restorers that enlarge (Real-ESRGAN): the graph takes any H×W and returns
+    /// `scale`·H × `scale`·W. A face is fed at an input size chosen from its size in the
+    /// source and the output is resized to `size` (see `docs/pipeline.md`).
+    #[serde(default)]
+    pub scale: Option<u32>,
+    /// The `bg_upsampler` option value under which this model also enlarges whole images
+    /// (only for a model with `scale`).
+    #[serde(default)]
+    pub bg_upsampler: Option<String>,
 }
 
 impl ModelEntry {
@@ -145,6 +156,45 @@ pub struct ModelInfo {
     pub fidelity: bool,
     /// The model used when a job names none.
     pub default: bool,
+}
+
+/// What a deployment offers clients (`GET /v1/models`): restorers and background
+/// upsamplers. Empty lists mean "unknown here: pass any name on to the workers".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Offer {
+    pub models: Vec<ModelInfo>,
+    pub upsamplers: Vec<UpsamplerInfo>,
+}
+
+/// The background upsampler's default input limit (width × height) where it runs on
+/// CPU: about a minute of two cores (Real-ESRGAN x4plus costs ~35 MFLOP per input pixel).
+pub const BG_UPSAMPLER_CPU_MAX_PIXELS: u64 = 102_400;
+/// The same on CUDA: a 4K frame.
+pub const BG_UPSAMPLER_CUDA_MAX_PIXELS: u64 = 8_294_400;
+
+/// The background upsampler's default input limit for a worker on CUDA or not.
+pub fn bg_upsampler_default_max_pixels(cuda: bool) -> u64 {
+    if cuda {
+        BG_UPSAMPLER_CUDA_MAX_PIXELS
+    } else {
+        BG_UPSAMPLER_CPU_MAX_PIXELS
+    }
+}
+
+/// A background upsampler as clients see it (`GET /v1/models`): what the `bg_upsampler`
+/// option takes, and up to what size this deployment accepts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UpsamplerInfo {
+    /// The `bg_upsampler` option value.
+    pub name: String,
+    /// The model behind it.
+    pub model: String,
+    pub description: String,
+    pub licence: String,
+    /// The largest input (width × height, before upscale) accepted with it; larger
+    /// images are refused with `upsampler-too-large`. The network is slow on CPU, so
+    /// deployments without CUDA keep this small.
+    pub max_pixels: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,24 +302,36 @@ impl Manifest {
             if m.default && !restorer {
                 return Err(bad("only a restorer can be the default"));
             }
+            let normalisation = match m.scale {
+                None => Normalisation::MinusOneToOne,
+                Some(_) => Normalisation::ZeroToOne,
+            };
             if restorer
-                && (m.size < 8
-                    || m.layout != Layout::Nchw
-                    || m.normalisation != Normalisation::MinusOneToOne)
+                && (m.size < 8 || m.layout != Layout::Nchw || m.normalisation != normalisation)
             {
                 return Err(bad(
-                    "a restorer needs size >= 8, layout NCHW, normalisation minus-one-to-one",
+                    "a restorer needs size >= 8, layout NCHW, normalisation minus-one-to-one \
+                     (zero-to-one with scale)",
                 ));
+            }
+            if m.scale.is_some_and(|k| !(2..=8).contains(&k)) || (m.scale.is_some() && !restorer) {
+                return Err(bad("scale is 2-8 and only for restorers"));
+            }
+            if m.bg_upsampler.is_some() && m.scale.is_none() {
+                return Err(bad("bg_upsampler needs a model with scale"));
             }
             if !restorer && m.fidelity_input.is_some() {
                 return Err(bad("only restorers take a fidelity input"));
             }
         }
-        let defaults = self.restorers_all().filter(|m| m.default).count();
-        if defaults != 1 {
-            return Err(self.invalid(format!(
-                "exactly one restorer must have default = true (found {defaults})"
-            )));
+        if !self.restorers_all().any(|m| m.default) {
+            return Err(self.invalid("at least one restorer must have default = true".to_string()));
+        }
+        let mut upsamplers = HashSet::new();
+        for name in self.models.iter().filter_map(|m| m.bg_upsampler.as_deref()) {
+            if !upsamplers.insert(name) {
+                return Err(self.invalid(format!("bg_upsampler {name:?} appears twice")));
+            }
         }
         for role in [
             ModelRole::MtcnnPnet,
@@ -294,27 +356,62 @@ impl Manifest {
         self.get(name).filter(|m| m.role == ModelRole::Restorer)
     }
 
-    /// The default restorer (validated to exist).
-    pub fn default_restorer(&self) -> &ModelEntry {
-        // `validate` guarantees exactly one; the fallback only keeps this total.
-        self.restorers_all()
-            .find(|m| m.default)
+    /// The default restorer in `models_dir`: the first `default = true` restorer whose
+    /// file is there (a learned model that setup installed leads; the built one stands in
+    /// where it is missing), else the first `default = true` one.
+    pub fn default_restorer_in(&self, models_dir: &Path) -> &ModelEntry {
+        let defaults: Vec<&ModelEntry> = self.restorers_all().filter(|m| m.default).collect();
+        defaults
+            .iter()
+            .find(|m| m.path_in(models_dir).is_file())
+            .or(defaults.first())
+            .copied()
+            // `validate` guarantees one; the fallback only keeps this total.
             .unwrap_or(&self.models[0])
     }
 
-    /// Restorers clients may see, the default first.
-    pub fn listed_restorers(&self) -> Vec<&ModelEntry> {
+    /// Restorers clients may see, the default in `models_dir` first.
+    pub fn listed_restorers(&self, models_dir: &Path) -> Vec<&ModelEntry> {
+        let default = self.default_restorer_in(models_dir).name.as_str();
         let mut v: Vec<&ModelEntry> = self.restorers_all().filter(|m| !m.hidden).collect();
-        v.sort_by_key(|m| !m.default);
+        v.sort_by_key(|m| m.name != default);
         v
     }
 
-    /// The restorers clients may see, as they see them, the default first.
-    pub fn listing(&self) -> Vec<ModelInfo> {
-        self.listed_restorers()
+    /// The restorers clients may see, as they see them, the default in `models_dir` first
+    /// (and the only one marked default).
+    pub fn listing(&self, models_dir: &Path) -> Vec<ModelInfo> {
+        let default = self.default_restorer_in(models_dir).name.clone();
+        self.listed_restorers(models_dir)
             .into_iter()
-            .map(ModelEntry::info)
+            .map(|m| ModelInfo {
+                default: m.name == default,
+                ..m.info()
+            })
             .collect()
+    }
+
+    /// The background upsamplers the manifest describes, each with `max_pixels`.
+    pub fn upsampler_listing(&self, max_pixels: u64) -> Vec<UpsamplerInfo> {
+        self.models
+            .iter()
+            .filter_map(|m| {
+                Some(UpsamplerInfo {
+                    name: m.bg_upsampler.clone()?,
+                    model: m.name.clone(),
+                    description: m.description.clone(),
+                    licence: m.licence.clone(),
+                    max_pixels,
+                })
+            })
+            .collect()
+    }
+
+    /// The model serving a `bg_upsampler` option value.
+    pub fn bg_upsampler(&self, option: &str) -> Option<&ModelEntry> {
+        self.models
+            .iter()
+            .find(|m| m.bg_upsampler.as_deref() == Some(option))
     }
 
     /// The MTCNN net of a role (validated to exist).
@@ -390,12 +487,47 @@ mod tests {
         Manifest::load(&path).expect("the repository's manifest parses")
     }
 
+    /// A models directory holding only the files named.
+    fn models_dir_with(files: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for f in files {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, b"onnx").expect("write");
+        }
+        dir
+    }
+
+    #[test]
+    fn the_learned_default_leads_where_its_file_is() {
+        let m = repo_manifest();
+        let both = models_dir_with(&["realesrgan/realesrgan_x4plus.onnx", "facefix_usm_512.onnx"]);
+        assert_eq!(m.default_restorer_in(both.path()).name, "realesrgan-x4plus");
+        let built_only = models_dir_with(&["facefix_usm_512.onnx"]);
+        assert_eq!(
+            m.default_restorer_in(built_only.path()).name,
+            "facefix-usm-512"
+        );
+        let listing = m.listing(built_only.path());
+        assert_eq!(listing[0].name, "facefix-usm-512");
+        assert_eq!(listing.iter().filter(|i| i.default).count(), 1);
+        let learned = m.restorer("realesrgan-x4plus").expect("listed");
+        assert_eq!(learned.scale, Some(4));
+        assert_eq!(learned.normalisation, Normalisation::ZeroToOne);
+        assert_eq!(
+            m.bg_upsampler("realesrgan").map(|e| e.name.as_str()),
+            Some("realesrgan-x4plus")
+        );
+        assert!(m.bg_upsampler("lanczos").is_none());
+    }
+
     #[test]
     fn repository_manifest_is_valid() {
         let m = repo_manifest();
-        assert_eq!(m.default_restorer().name, "facefix-usm-512");
+        let dir = models_dir_with(&["facefix_usm_512.onnx"]);
+        assert_eq!(m.default_restorer_in(dir.path()).name, "facefix-usm-512");
         let listed: Vec<_> = m
-            .listed_restorers()
+            .listed_restorers(dir.path())
             .iter()
             .map(|e| e.name.clone())
             .collect();
@@ -421,7 +553,8 @@ mod tests {
 
     #[test]
     fn clients_see_the_listed_restorers_with_the_default_first() {
-        let listing = repo_manifest().listing();
+        let dir = models_dir_with(&["facefix_usm_512.onnx"]);
+        let listing = repo_manifest().listing(dir.path());
         assert_eq!(listing[0].name, "facefix-usm-512");
         assert!(listing[0].default);
         assert_eq!(listing.iter().filter(|m| m.default).count(), 1);
@@ -471,7 +604,12 @@ max_batch = 4
     fn minimal_manifest_parses() {
         let m = Manifest::parse(&with_detectors(""), Path::new("m.toml")).expect("valid");
         assert_eq!(m.models.len(), 4);
-        assert!(m.default_restorer().manifest_sha256().is_none());
+        let dir = models_dir_with(&[]);
+        assert!(
+            m.default_restorer_in(dir.path())
+                .manifest_sha256()
+                .is_none()
+        );
     }
 
     #[test]
@@ -484,7 +622,21 @@ max_batch = 4
             ),
             (
                 with_detectors("").replace("default = true", ""),
-                "exactly one restorer",
+                "at least one restorer",
+            ),
+            (
+                with_detectors("").replace("max_batch = 4", "max_batch = 4\nscale = 4"),
+                "zero-to-one with scale",
+            ),
+            (
+                with_detectors("").replace("max_batch = 4", "max_batch = 4\nbg_upsampler = \"x\""),
+                "bg_upsampler needs",
+            ),
+            (
+                with_detectors("")
+                    .replace("max_batch = 4", "max_batch = 4\nscale = 1")
+                    .replace("minus-one-to-one", "zero-to-one"),
+                "scale is 2-8",
             ),
             (
                 with_detectors("").replace("r.onnx", "../r.onnx"),

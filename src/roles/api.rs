@@ -1,14 +1,14 @@
 //! `facefix api`: the HTTP API alone.
 
-use super::{api_state, connect, manifest_entries};
+use super::{api_state, connect, manifest_offer};
 use crate::cli::ApiRoleArgs;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(args: ApiRoleArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let services = connect(&args.api.services, "api", &["queue", "store", "blob"]).await?;
-    let models = manifest_entries(args.models_dir.as_deref());
-    let state = api_state(services.clone(), &args.api, models);
+    let offer = manifest_offer(args.models_dir.as_deref(), args.bg_upsampler_max_pixels);
+    let state = api_state(services.clone(), &args.api, offer);
     let background = CancellationToken::new();
     let backlog = tokio::spawn(state.backlog.clone().run(services, background.clone()));
     let server =

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use facefix_api::AppState;
 use facefix_shared::connect::{Services, redact_url};
 use facefix_shared::intake::UploadLimits;
-use facefix_shared::models::{Manifest, ModelInfo, locate_models_dir};
+use facefix_shared::models::{Manifest, Offer, locate_models_dir};
 use facefix_worker::pipeline::FacePipeline;
 use facefix_worker::processors::ImageProcessor;
 use facefix_worker::processors::PassThrough;
@@ -76,25 +76,34 @@ pub async fn processor(
     Ok(Arc::new(pipeline.with_decode_limits(limits.image)))
 }
 
-/// The restorers listed in the manifest, for an API process that loads no models.
-pub fn manifest_entries(models_dir: Option<&std::path::Path>) -> Vec<ModelInfo> {
-    let manifest = locate_models_dir(models_dir).and_then(|dir| Manifest::load_dir(&dir));
+/// What the manifest lists, for an API process that loads no models; the background
+/// upsamplers with `upsampler_max_pixels` (the workers' limit, which this process cannot
+/// see).
+pub fn manifest_offer(models_dir: Option<&std::path::Path>, upsampler_max_pixels: u64) -> Offer {
+    let manifest = locate_models_dir(models_dir)
+        .and_then(|dir| Manifest::load_dir(&dir).map(|manifest| (manifest, dir)));
     match manifest {
-        Ok(manifest) => manifest.listing(),
+        Ok((manifest, dir)) => Offer {
+            models: manifest.listing(&dir),
+            upsamplers: manifest.upsampler_listing(upsampler_max_pixels),
+        },
         Err(error) => {
             tracing::warn!(%error, "no model manifest; any model name is passed on to the workers");
-            Vec::new()
+            Offer::default()
         }
     }
 }
 
-/// The restorers the API lists and accepts: the ones the processor loaded.
-pub fn model_entries(processor: &dyn ImageProcessor) -> Vec<ModelInfo> {
-    processor.models()
+/// What the API lists and accepts: what the processor loaded.
+pub fn processor_offer(processor: &dyn ImageProcessor) -> Offer {
+    Offer {
+        models: processor.models(),
+        upsamplers: processor.upsamplers(),
+    }
 }
 
 /// Builds the API's state.
-pub fn api_state(services: Services, args: &ApiArgs, models: Vec<ModelInfo>) -> AppState {
+pub fn api_state(services: Services, args: &ApiArgs, offer: Offer) -> AppState {
     AppState {
         services,
         limits: args.limits.clone(),
@@ -102,6 +111,7 @@ pub fn api_state(services: Services, args: &ApiArgs, models: Vec<ModelInfo>) -> 
         backlog: Arc::new(facefix_api::backlog::BacklogMonitor::new(
             args.backlog.clone(),
         )),
-        models: Arc::new(models),
+        models: Arc::new(offer.models),
+        upsamplers: Arc::new(offer.upsamplers),
     }
 }

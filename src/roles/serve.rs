@@ -1,6 +1,6 @@
 //! `facefix serve`: API, worker and sweeper in one process (`--no-worker`: API and sweeper).
 
-use super::{api_state, connect, manifest_entries, model_entries, processor};
+use super::{api_state, connect, manifest_offer, processor, processor_offer};
 use crate::cli::ServeArgs;
 use anyhow::Context;
 use facefix_shared::retention::Sweeper;
@@ -21,11 +21,17 @@ pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result
     } else {
         Some(processor(&args.models, &args.api.limits).await?)
     };
-    let models = match &processor {
-        Some(processor) => model_entries(processor.as_ref()),
-        None => manifest_entries(args.models.model.models_dir.as_deref()),
+    let offer = match &processor {
+        Some(processor) => processor_offer(processor.as_ref()),
+        None => manifest_offer(
+            args.models.model.models_dir.as_deref(),
+            args.models
+                .model
+                .bg_upsampler_max_pixels
+                .unwrap_or(facefix_shared::models::BG_UPSAMPLER_CPU_MAX_PIXELS),
+        ),
     };
-    let state = api_state(services.clone(), &args.api, models);
+    let state = api_state(services.clone(), &args.api, offer);
     let background = CancellationToken::new();
     let backlog = tokio::spawn(
         state

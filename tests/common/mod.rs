@@ -257,6 +257,7 @@ impl Stack {
             retention: retention.clone(),
             backlog: Arc::new(BacklogMonitor::new(backlog)),
             models: Arc::new(Vec::new()),
+            upsamplers: Arc::new(Vec::new()),
         };
         let stop = CancellationToken::new();
         let mut tasks = vec![tokio::spawn(

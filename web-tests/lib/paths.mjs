@@ -13,6 +13,8 @@ export const IMAGES = {
   astronaut: path.join(TESTDATA, 'images', 'astronaut.png'),
   /** 7680 × 4320, one face: seconds of work even at 1×, so the stages can be watched. */
   large: path.join(TESTDATA, 'images', 'large_7680x4320.jpg'),
+  /** 128 × 150, one small face: a portrait blurred, shrunk, noisy and JPEG-damaged. */
+  degradedPortrait: path.join(TESTDATA, 'images', 'grace_hopper_degraded_x4.png'),
   /** A cup of coffee: no face. */
   coffee: path.join(TESTDATA, 'images', 'coffee.png'),
   /** A JPEG cut short: the browser shows part of it, the server refuses it. */

@@ -27,6 +27,9 @@ export async function startServer({ args = [], env = {} } = {}) {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'facefix-web-'));
   const childEnv = { ...process.env, FACEFIX_LOG: process.env.FACEFIX_LOG ?? 'warn' };
   for (const name of SERVICE_ENV) delete childEnv[name];
+  // The page's paths run on the fast built restorer: the learned default costs seconds per
+  // face on CPU (minutes on the large photo). Its own test names it in `env`.
+  childEnv.FACEFIX_RESTORER = 'facefix-usm-512';
   Object.assign(childEnv, env);
   const child = spawn(
     binary(),

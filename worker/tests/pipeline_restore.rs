@@ -78,16 +78,20 @@ fn restore_all(
     per_job: usize,
     fidelity: Option<f32>,
 ) -> Vec<RgbImage> {
-    let size = r.spec().size;
     rt().block_on(async {
         let jobs = crops.chunks(per_job).map(|chunk| {
             let r = r.clone();
-            let input = tensor::preprocess(chunk, size);
+            let input = tensor::preprocess(chunk, r.spec().normalisation);
             async move { r.run(input, fidelity).await }
         });
         let outs = futures_util::future::join_all(jobs).await;
         outs.into_iter()
-            .flat_map(|o| tensor::postprocess(&o.unwrap_or_else(|e| panic!("restore: {e}")), size))
+            .flat_map(|o| {
+                tensor::postprocess(
+                    &o.unwrap_or_else(|e| panic!("restore: {e}")),
+                    r.spec().normalisation,
+                )
+            })
             .collect()
     })
 }
@@ -170,9 +174,11 @@ fn fidelity_input_is_fed_when_declared() {
 }
 
 #[test]
-fn manifest_default_restorer_loads_and_checks() {
+fn manifest_gfpgan_contract_restorer_loads_and_checks() {
     let manifest = Manifest::load_dir(&models_dir()).expect("manifest");
-    let entry = manifest.default_restorer();
+    let entry = manifest
+        .restorer("facefix-usm-512")
+        .expect("the built restorer");
     let env = runtime::environment(None).expect("env");
     let r = Restorer::start(
         &env,

@@ -6,6 +6,7 @@ use crate::state::AppState;
 use crate::submit::{self, NewJob, SubmitError};
 use crate::upload::body::read_upload;
 use crate::upload::probe::probe;
+use crate::upload::upsampler::check_bg_upsampler;
 use crate::views::JobView;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -32,6 +33,7 @@ use futures_util::StreamExt;
         ("aligned" = Option<bool>, Query, description = "The input is an aligned face crop"),
         ("fidelity" = Option<f32>, Query, description = "0–1, for models that take it"),
         ("format" = Option<String>, Query, description = "png, jpeg or webp (default: as the input)"),
+        ("bg_upsampler" = Option<String>, Query, description = "none (Lanczos, the default) or a background upsampler from GET /v1/models (e.g. realesrgan); refused with upsampler-too-large over its max_pixels"),
     ),
     request_body(
         description = "multipart/form-data with an `image` field (options may be further fields), or the raw image with Content-Type image/*",
@@ -47,7 +49,7 @@ use futures_util::StreamExt;
         (status = 400, description = "Malformed request or option", body = ErrorBody),
         (status = 413, description = "Over the byte limit", body = ErrorBody),
         (status = 415, description = "Not JPEG, PNG or WebP", body = ErrorBody),
-        (status = 422, description = "Corrupt, or over the pixel limits", body = ErrorBody),
+        (status = 422, description = "Corrupt, over the pixel limits, or over the background upsampler's limit", body = ErrorBody),
         (status = 429, description = "Backlog full; see Retry-After", body = ErrorBody),
         (status = 503, description = "A dependency is down; nothing was stored", body = ErrorBody),
     )
@@ -76,6 +78,7 @@ async fn accept_upload(
     let upload = read_upload(request, payload, state.limits.max_upload_bytes).await?;
     check_model(state, &upload.params)?;
     let probed = probe(&upload.image, &state.limits)?;
+    check_bg_upsampler(&state.upsamplers, &upload.params, &probed)?;
     let input = ImageInfo {
         format: probed.format,
         content_type: probed.format.content_type().to_string(),

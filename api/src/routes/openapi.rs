@@ -8,7 +8,7 @@ use facefix_shared::ErrorCode;
 use facefix_shared::job::{
     ImageFormat, ImageInfo, JobFailure, JobParams, JobRecord, JobState, Stage, StageTimings,
 };
-use facefix_shared::models::ModelInfo;
+use facefix_shared::models::{ModelInfo, UpsamplerInfo};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -32,7 +32,7 @@ use utoipa::OpenApi;
     ),
     components(schemas(
         JobView, JobLinks, JobRecord, JobState, JobParams, JobFailure, ImageInfo, ImageFormat, StageTimings, Stage,
-        ErrorBody, ErrorDetail, ErrorCode, HealthView, ModelInfo, models::ModelList,
+        ErrorBody, ErrorDetail, ErrorCode, HealthView, ModelInfo, UpsamplerInfo, models::ModelList,
     )),
     tags(
         (name = "jobs", description = "Restoration jobs"),

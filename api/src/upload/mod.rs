@@ -4,3 +4,4 @@
 pub mod body;
 pub mod options;
 pub mod probe;
+pub mod upsampler;

@@ -12,6 +12,7 @@ pub const OPTION_NAMES: &[&str] = &[
     "aligned",
     "fidelity",
     "format",
+    "bg_upsampler",
 ];
 
 fn invalid(name: &str, message: impl std::fmt::Display) -> ApiError {
@@ -19,6 +20,15 @@ fn invalid(name: &str, message: impl std::fmt::Display) -> ApiError {
         ErrorCode::InvalidOption,
         format!("option `{name}`: {message}"),
     )
+}
+
+/// A model-like name: short, `[A-Za-z0-9._-]`.
+fn is_name(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
@@ -34,12 +44,7 @@ pub fn apply_option(params: &mut JobParams, name: &str, value: &str) -> Result<(
     let value = value.trim();
     match name {
         "model" => {
-            if value.is_empty()
-                || value.len() > 64
-                || !value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
+            if !is_name(value) {
                 return Err(invalid(name, "expected a model name"));
             }
             params.model = Some(value.to_string());
@@ -66,6 +71,13 @@ pub fn apply_option(params: &mut JobParams, name: &str, value: &str) -> Result<(
                 return Err(invalid(name, "expected a number 0–1"));
             }
             params.fidelity = Some(fidelity);
+        }
+        "bg_upsampler" => {
+            if !is_name(value) {
+                return Err(invalid(name, "expected none or an upsampler name"));
+            }
+            let value = value.to_ascii_lowercase();
+            params.bg_upsampler = (value != "none").then_some(value);
         }
         "format" => {
             let format = ImageFormat::parse(value)
@@ -108,9 +120,12 @@ mod tests {
         let mut params = JobParams::default();
         apply_query(
             &mut params,
-            "upscale=3&only_center_face=true&format=JPG&fidelity=0.7&model=gfpgan-1.4",
+            "upscale=3&only_center_face=true&format=JPG&fidelity=0.7&model=gfpgan-1.4&bg_upsampler=RealESRGAN",
         )
         .expect("valid");
+        assert_eq!(params.bg_upsampler.as_deref(), Some("realesrgan"));
+        apply_query(&mut params, "bg_upsampler=none").expect("none");
+        assert_eq!(params.bg_upsampler, None);
         assert_eq!(params.upscale, 3);
         assert!(params.only_center_face);
         assert_eq!(params.format, Some(ImageFormat::Jpeg));
@@ -125,6 +140,8 @@ mod tests {
             "aligned=maybe",
             "colour=red",
             "model=../x",
+            "bg_upsampler=",
+            "bg_upsampler=a/b",
         ] {
             let error = apply_query(&mut JobParams::default(), bad).expect_err(bad);
             assert_eq!(error.code, ErrorCode::InvalidOption, "{bad}");

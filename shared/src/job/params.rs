@@ -56,6 +56,10 @@ pub struct JobParams {
     pub fidelity: Option<f32>,
     /// Output format; `None` means the same as the input.
     pub format: Option<ImageFormat>,
+    /// Enlarge the background with a network (`realesrgan`) instead of Lanczos; `None`
+    /// means Lanczos. Absent in messages older than the option.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bg_upsampler: Option<String>,
 }
 
 impl Default for JobParams {
@@ -67,6 +71,7 @@ impl Default for JobParams {
             aligned: false,
             fidelity: None,
             format: None,
+            bg_upsampler: None,
         }
     }
 }

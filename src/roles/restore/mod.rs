@@ -113,6 +113,7 @@ async fn run_async(args: RestoreArgs) -> Result<(), RestoreError> {
         only_center_face: args.only_center_face,
         fidelity: args.fidelity,
         format: Some(format),
+        bg_upsampler: (args.bg_upsampler != "none").then(|| args.bg_upsampler.clone()),
     };
     let (restored, timings) = once(&pipeline, &args, &req).await?;
     let mut meta = Meta::new(&restored, &timings, &args, &pipeline, load_ms);

@@ -5,9 +5,10 @@ use super::detect::{Mtcnn, MtcnnNets};
 use super::error::PipelineError;
 use super::inference::model_args::ModelArgs;
 use super::inference::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
+use super::restore::tiles::Tiling;
 use super::restore::{BatchPolicy, Restorer, RestorerSource};
 use facefix_shared::ErrorCode;
-use facefix_shared::models::{self, Manifest, ModelRole};
+use facefix_shared::models::{self, Manifest, ModelRole, UpsamplerInfo};
 use facefix_shared::time::elapsed_ms;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +22,13 @@ pub struct Engine {
     pub detector: Mtcnn,
     /// The default restorer first.
     restorers: Vec<Restorer>,
+    /// The background upsamplers whose files are present, by `bg_upsampler` option value
+    /// (sharing session threads with a restorer of the same model).
+    bg_upsamplers: Vec<(String, Restorer)>,
+    /// The largest input the background upsamplers take (width × height).
+    pub bg_upsampler_max_pixels: u64,
+    /// How the background upsamplers cut images.
+    pub tiling: Tiling,
     /// Jobs between decode and restore (the restorer threads wait for batch-mates only
     /// while this is non-zero).
     pub upstream: Arc<AtomicUsize>,
@@ -89,7 +97,7 @@ impl Engine {
         let default_name = args
             .restorer
             .clone()
-            .unwrap_or_else(|| manifest.default_restorer().name.clone());
+            .unwrap_or_else(|| manifest.default_restorer_in(&models_dir).name.clone());
         let mut restorers = Vec::new();
         if let Some(entry) = is_path(&default_name)
             .then(|| manifest_entry_for_file(&manifest, &models_dir, Path::new(&default_name)))
@@ -102,6 +110,7 @@ impl Engine {
         } else {
             restorers.push(start(RestorerSource::Manifest(lookup(
                 &manifest,
+                &models_dir,
                 &default_name,
             )?))?);
         }
@@ -109,7 +118,26 @@ impl Engine {
             if restorers.iter().any(|r| &r.spec().name == name) {
                 continue;
             }
-            restorers.push(start(RestorerSource::Manifest(lookup(&manifest, name)?))?);
+            restorers.push(start(RestorerSource::Manifest(lookup(
+                &manifest,
+                &models_dir,
+                name,
+            )?))?);
+        }
+        let mut bg_upsamplers = Vec::new();
+        for entry in manifest.models.iter().filter(|m| m.bg_upsampler.is_some()) {
+            let option = entry.bg_upsampler.clone().unwrap_or_default();
+            let loaded = restorers.iter().find(|r| r.spec().name == entry.name);
+            let upsampler = match loaded {
+                Some(r) => r.clone(),
+                // Optional: a worker without the file still serves faces.
+                None if !entry.path_in(&models_dir).is_file() => {
+                    tracing::info!(model = %entry.name, option, "background upsampler not installed");
+                    continue;
+                }
+                None => start(RestorerSource::Manifest(entry))?,
+            };
+            bg_upsamplers.push((option, upsampler));
         }
         let load_ms = elapsed_ms(t);
         // What the job metadata reports: where the restorer (the costly stage) runs.
@@ -118,11 +146,17 @@ impl Engine {
             models_dir = %models_dir.display(), device = device.as_str(),
             detector_device = nets_device.as_str(), load_ms, "models loaded"
         );
+        let bg_upsampler_max_pixels = args.bg_upsampler_max_pixels.unwrap_or_else(|| {
+            models::bg_upsampler_default_max_pixels(device == ActiveDevice::Cuda)
+        });
         Ok(Self {
             models_dir,
             manifest,
             detector: Mtcnn::new(nets),
             restorers,
+            bg_upsamplers,
+            bg_upsampler_max_pixels,
+            tiling: args.tiling(),
             upstream,
             device,
             load_ms,
@@ -158,6 +192,38 @@ impl Engine {
     pub fn restorers(&self) -> &[Restorer] {
         &self.restorers
     }
+
+    /// The background upsampler a job asked for (`bg_upsampler` option value).
+    pub fn bg_upsampler(&self, option: &str) -> Result<&Restorer, PipelineError> {
+        self.bg_upsamplers
+            .iter()
+            .find(|(name, _)| name == option)
+            .map(|(_, r)| r)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.bg_upsamplers.iter().map(|(n, _)| n.as_str()).collect();
+                PipelineError::input(
+                    ErrorCode::UnknownModel,
+                    format!(
+                        "background upsampler {option:?} is not installed on this worker (installed: {})",
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ),
+                )
+            })
+    }
+
+    /// The background upsamplers as clients see them.
+    pub fn upsamplers(&self) -> Vec<UpsamplerInfo> {
+        self.bg_upsamplers
+            .iter()
+            .map(|(option, r)| UpsamplerInfo {
+                name: option.clone(),
+                model: r.spec().name.clone(),
+                description: r.spec().description.clone(),
+                licence: r.spec().licence.clone(),
+                max_pixels: self.bg_upsampler_max_pixels,
+            })
+            .collect()
+    }
 }
 
 /// The manifest restorer whose file `path` is, if any.
@@ -173,10 +239,14 @@ fn manifest_entry_for_file<'m>(
     })
 }
 
-fn lookup<'m>(manifest: &'m Manifest, name: &str) -> Result<&'m models::ModelEntry, RuntimeError> {
+fn lookup<'m>(
+    manifest: &'m Manifest,
+    models_dir: &Path,
+    name: &str,
+) -> Result<&'m models::ModelEntry, RuntimeError> {
     manifest.restorer(name).ok_or_else(|| {
         let known: Vec<&str> = manifest
-            .listed_restorers()
+            .listed_restorers(models_dir)
             .iter()
             .map(|m| m.name.as_str())
             .collect();

@@ -14,7 +14,7 @@ use super::inference::model_args::ModelArgs;
 use super::inference::runtime::RuntimeError;
 use super::progress::StageObserver;
 use super::request::{DEFAULT_QUALITY, Limits, Request};
-use super::restore::tensor;
+use super::restore::Restorer;
 use super::restored::{Restored, Timings};
 use super::stages;
 use bytes::Bytes;
@@ -123,16 +123,22 @@ impl FacePipeline {
         }
         let restorer = self.engine.restorer(req.restorer.as_deref())?.clone();
         let size = restorer.spec().size;
+        let bg_upsampler = match (&req.bg_upsampler, req.aligned) {
+            (Some(name), false) => Some(self.engine.bg_upsampler(name)?.clone()),
+            _ => None,
+        };
         let mut upstream = Upstream::enter(&self.engine.upstream);
 
-        let (engine, limits, r, obs) = (
+        let (engine, limits, r, obs, face_restorer) = (
             Arc::clone(&self.engine),
             self.limits.clone(),
             req.clone(),
             Arc::clone(&observer),
+            restorer.clone(),
         );
         let prepared =
-            blocking(move || prepare(&engine, &limits, &input, &r, size, obs.as_ref())).await?;
+            blocking(move || prepare(&engine, &limits, &input, &r, &face_restorer, obs.as_ref()))
+                .await?;
         let (input_width, input_height) = prepared.rgb.dimensions();
         let Prepared {
             rgb,
@@ -148,16 +154,24 @@ impl FacePipeline {
 
         observer.entered(Stage::Restore);
         let t = Instant::now();
-        let batch = blocking(move || {
-            let t = Instant::now();
-            let tensor = tensor::preprocess(&crops, size);
-            Ok((tensor, elapsed_ms(t)))
-        })
-        .await?;
-        let restored_tensor = restorer.run(batch.0, req.fidelity).await;
+        let restored = restorer.restore_crops(crops, req.fidelity).await;
         upstream.release();
-        let restored_tensor = restored_tensor?;
-        let restore_wait = elapsed_ms(t);
+        let restored = restored?;
+        timings.restore = elapsed_ms(t);
+        let rgb = Arc::new(rgb);
+        let background = match bg_upsampler {
+            Some(upsampler) => {
+                // Enlarging the background is the first half of pasting back.
+                observer.entered(Stage::Paste);
+                let t = Instant::now();
+                let enlarged = upsampler
+                    .enlarge(Arc::clone(&rgb), self.engine.tiling, req.upscale)
+                    .await?;
+                timings.paste = elapsed_ms(t);
+                Some(enlarged)
+            }
+            None => None,
+        };
 
         let (format_out, upscale, aligned, quality, obs) = (
             req.format.unwrap_or(format),
@@ -168,10 +182,7 @@ impl FacePipeline {
         );
         let affines: Vec<_> = faces.iter().filter_map(|f| f.affine).collect();
         let finished = blocking(move || {
-            let t = Instant::now();
-            let restored = tensor::postprocess(&restored_tensor, size);
-            let post_ms = elapsed_ms(t);
-            if !aligned {
+            if !aligned && background.is_none() {
                 obs.entered(Stage::Paste);
             }
             let t = Instant::now();
@@ -183,6 +194,8 @@ impl FacePipeline {
                         .unwrap_or_else(|| RgbImage::new(size, size)),
                     Vec::new(),
                 )
+            } else if let Some(background) = background {
+                stages::paste_onto(background, restored, &affines, upscale)
             } else {
                 stages::paste(&rgb, restored, &affines, upscale)
             };
@@ -196,18 +209,16 @@ impl FacePipeline {
                 image.width(),
                 image.height(),
                 inverses,
-                post_ms,
                 paste_ms,
                 elapsed_ms(t),
             ))
         })
         .await?;
-        let (bytes, width, height, inverses, post_ms, paste_ms, encode_ms) = finished;
+        let (bytes, width, height, inverses, paste_ms, encode_ms) = finished;
         for (f, inv) in faces.iter_mut().zip(inverses) {
             f.inverse_affine = Some(inv);
         }
-        timings.restore = restore_wait + post_ms;
-        timings.paste = paste_ms;
+        timings.paste += paste_ms;
         timings.encode = encode_ms;
         timings.total = elapsed_ms(started);
         let num_restored = if req.aligned { 1 } else { faces.len() };
@@ -254,9 +265,10 @@ fn prepare(
     limits: &Limits,
     input: &[u8],
     req: &Request,
-    size: u32,
+    restorer: &Restorer,
     observer: &dyn StageObserver,
 ) -> Result<Prepared, PipelineError> {
+    let size = restorer.spec().size;
     let mut timings = Timings::default();
     observer.entered(Stage::Decode);
     let t = Instant::now();
@@ -282,11 +294,24 @@ fn prepare(
             ),
         ));
     }
+    let in_pixels = u64::from(w) * u64::from(h);
+    if req.bg_upsampler.is_some() && !req.aligned && in_pixels > engine.bg_upsampler_max_pixels {
+        return Err(PipelineError::input(
+            ErrorCode::UpsamplerTooLarge,
+            format!(
+                "{w}x{h} = {:.2} MP is over this worker's background-upsampler limit of {:.2} MP \
+                 (ask without bg_upsampler, or send a smaller image)",
+                in_pixels as f64 / 1e6,
+                engine.bg_upsampler_max_pixels as f64 / 1e6
+            ),
+        ));
+    }
     let (mut faces, mut crops, mut num_detected, mut stats) = (Vec::new(), Vec::new(), 0, None);
     if req.aligned {
         observer.entered(Stage::Align);
         let t = Instant::now();
-        crops.push(stages::resize_linear(&decoded.rgb, size, size));
+        let side = restorer.input_side(f64::from(w.max(h)));
+        crops.push(stages::resize_linear(&decoded.rgb, side, side));
         timings.align = elapsed_ms(t);
     } else {
         observer.entered(Stage::Detect);
@@ -299,7 +324,11 @@ fn prepare(
         observer.entered(Stage::Align);
         let t = Instant::now();
         for f in &mut faces {
-            let (crop, affine) = stages::align(&decoded.rgb, &f.landmarks, size);
+            let affine = stages::alignment(&f.landmarks, size);
+            let side = restorer.input_side(stages::source_side(&affine, size));
+            // An enlarging restorer is fed the face at its own side; the paste-back
+            // uses the affine of the restored `size` crop either way.
+            let (crop, _) = stages::align(&decoded.rgb, &f.landmarks, side);
             f.affine = Some(affine);
             crops.push(crop);
         }

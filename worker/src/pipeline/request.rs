@@ -19,6 +19,9 @@ pub struct Request {
     pub fidelity: Option<f32>,
     /// Output format; `None` = the input's.
     pub format: Option<ImageFormat>,
+    /// Enlarge the background with this upsampler (`bg_upsampler` option value) instead
+    /// of Lanczos; ignored with `aligned`.
+    pub bg_upsampler: Option<String>,
 }
 
 impl Default for Request {
@@ -30,6 +33,7 @@ impl Default for Request {
             only_center_face: false,
             fidelity: None,
             format: None,
+            bg_upsampler: None,
         }
     }
 }

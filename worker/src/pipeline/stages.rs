@@ -33,6 +33,19 @@ pub fn paste(
     affines: &[Affine],
     upscale: u32,
 ) -> (RgbImage, Vec<Affine>) {
+    let (w, h) = img.dimensions();
+    let background = cv::resize_lanczos4(img, w * upscale, h * upscale);
+    paste_onto(background, restored, affines, upscale)
+}
+
+/// The same faces pasted onto a background already enlarged `upscale`× (the background
+/// upsampler's), instead of the Lanczos one.
+pub fn paste_onto(
+    background: RgbImage,
+    restored: Vec<RgbImage>,
+    affines: &[Affine],
+    upscale: u32,
+) -> (RgbImage, Vec<Affine>) {
     let inverses = affines
         .iter()
         .take(restored.len())
@@ -40,7 +53,26 @@ pub fn paste(
         .collect();
     let faces: Vec<(RgbImage, Affine)> =
         restored.into_iter().zip(affines.iter().copied()).collect();
-    (paste::paste_back(img, &faces, upscale), inverses)
+    (
+        paste::paste_back_onto(background, &faces, upscale),
+        inverses,
+    )
+}
+
+/// The similarity from `landmarks` to the template of a `size` crop, without the warp.
+pub fn alignment(landmarks: &[[f64; 2]; 5], size: u32) -> Affine {
+    align::umeyama_similarity(landmarks, &align::ffhq_template(size))
+}
+
+/// How many source pixels a crop side of `size` covers under `m` (a similarity: its
+/// scale is the length of a column).
+pub fn source_side(m: &Affine, size: u32) -> f64 {
+    let scale = m[0][0].hypot(m[1][0]);
+    if scale > 0.0 {
+        f64::from(size) / scale
+    } else {
+        f64::from(size)
+    }
 }
 
 /// `cv2.resize(INTER_LINEAR)` (the `aligned` input to the model size).

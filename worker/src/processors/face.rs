@@ -1,7 +1,7 @@
 //! The face pipeline as the job loop's [`ImageProcessor`]: job parameters become a
 //! pipeline [`Request`], pipeline results and errors become the job loop's.
 
-use super::{ImageProcessor, ModelInfo, ProcessError, Processed, StageObserver};
+use super::{ImageProcessor, ModelInfo, ProcessError, Processed, StageObserver, UpsamplerInfo};
 use crate::pipeline::{FacePipeline, PipelineError, Request, Timings};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -17,6 +17,7 @@ impl From<&JobParams> for Request {
             only_center_face: p.only_center_face,
             fidelity: p.fidelity,
             format: p.format,
+            bg_upsampler: p.bg_upsampler.clone(),
         }
     }
 }
@@ -63,6 +64,10 @@ impl ImageProcessor for FacePipeline {
             timings: stage_timings(&out.timings),
             notes: out.notes,
         })
+    }
+
+    fn upsamplers(&self) -> Vec<UpsamplerInfo> {
+        self.engine().upsamplers()
     }
 
     fn models(&self) -> Vec<ModelInfo> {

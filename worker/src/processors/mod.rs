@@ -9,7 +9,7 @@ mod face;
 pub mod passthrough;
 
 pub use crate::pipeline::progress::{NoStageObserver, StageObserver};
-pub use facefix_shared::models::ModelInfo;
+pub use facefix_shared::models::{ModelInfo, UpsamplerInfo};
 pub use passthrough::{PASSTHROUGH_MODEL, PassThrough};
 
 use async_trait::async_trait;
@@ -68,4 +68,9 @@ pub trait ImageProcessor: Send + Sync + 'static {
 
     /// Restorer names this processor accepts in `JobParams::model` (the first is the default).
     fn models(&self) -> Vec<ModelInfo>;
+
+    /// Background upsamplers this processor accepts in `JobParams::bg_upsampler`.
+    fn upsamplers(&self) -> Vec<UpsamplerInfo> {
+        Vec::new()
+    }
 }

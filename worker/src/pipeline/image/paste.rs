@@ -36,9 +36,22 @@ pub fn inverse_affine(m: &Affine, upscale: u32) -> Affine {
 /// A 0-face call returns exactly `cv2.resize(input, ×upscale, INTER_LANCZOS4)`.
 pub fn paste_back(input: &RgbImage, faces: &[(RgbImage, Affine)], upscale: u32) -> RgbImage {
     let (w, h) = input.dimensions();
-    let (out_w, out_h) = (w * upscale, h * upscale);
-    let mut out = cv::resize_lanczos4(input, out_w, out_h);
-    let dims = (out_w as usize, out_h as usize);
+    paste_back_onto(
+        cv::resize_lanczos4(input, w * upscale, h * upscale),
+        faces,
+        upscale,
+    )
+}
+
+/// Restores the faces into a background already enlarged `upscale`× (by the background
+/// upsampler), in order.
+pub fn paste_back_onto(
+    background: RgbImage,
+    faces: &[(RgbImage, Affine)],
+    upscale: u32,
+) -> RgbImage {
+    let mut out = background;
+    let dims = (out.width() as usize, out.height() as usize);
     let jobs: Vec<Job> = faces
         .iter()
         .enumerate()

@@ -92,7 +92,29 @@ pub struct ModelArgs {
     /// would exceed it is refused with `output-too-large` (nothing is clamped silently).
     #[arg(long, env = "FACEFIX_MAX_OUTPUT_PIXELS", default_value_t = DEFAULT_MAX_OUTPUT_PIXELS)]
     pub max_output_pixels: u64,
+
+    /// Largest input (width × height) the background upsampler (`bg_upsampler`) takes; a
+    /// larger one is refused with `upsampler-too-large`. Unset: the device's default (see
+    /// `facefix_shared::models::bg_upsampler_default_max_pixels`: small on CPU, where the
+    /// network costs about a minute per 0.1 MP on two cores).
+    #[arg(long, env = "FACEFIX_BG_UPSAMPLER_MAX_PIXELS")]
+    pub bg_upsampler_max_pixels: Option<u64>,
+
+    /// Side of a background-upsampler tile's core, pixels: bounds the network's memory
+    /// (activations grow with the tile, not the image).
+    #[arg(long, env = "FACEFIX_TILE", default_value_t = DEFAULT_TILE, value_parser = clap::value_parser!(u32).range(16..=2048))]
+    pub tile: u32,
+
+    /// Context around each tile's core, pixels: the network sees this much of the
+    /// neighbours, and only the core of its output is kept, so seams do not show.
+    #[arg(long, env = "FACEFIX_TILE_OVERLAP", default_value_t = DEFAULT_TILE_OVERLAP, value_parser = clap::value_parser!(u32).range(0..=256))]
+    pub tile_overlap: u32,
 }
+
+/// Default background-upsampler tile core side.
+pub const DEFAULT_TILE: u32 = 192;
+/// Default context around each tile.
+pub const DEFAULT_TILE_OVERLAP: u32 = 16;
 
 impl Default for ModelArgs {
     fn default() -> Self {
@@ -112,6 +134,9 @@ impl Default for ModelArgs {
             max_batch: None,
             batch_wait_ms: 5,
             max_output_pixels: DEFAULT_MAX_OUTPUT_PIXELS,
+            bg_upsampler_max_pixels: None,
+            tile: DEFAULT_TILE,
+            tile_overlap: DEFAULT_TILE_OVERLAP,
         }
     }
 }
@@ -123,6 +148,14 @@ impl ModelArgs {
             return self.detector_sessions;
         }
         std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
+    /// How the background upsampler cuts images.
+    pub fn tiling(&self) -> crate::pipeline::restore::tiles::Tiling {
+        crate::pipeline::restore::tiles::Tiling {
+            tile: self.tile,
+            overlap: self.tile_overlap,
+        }
     }
 
     /// The CUDA execution provider's tuning flags.
@@ -174,6 +207,11 @@ mod tests {
         assert!(d.effective_detector_sessions() >= 1);
         assert_eq!(cli.model.batch_wait_ms, d.batch_wait_ms);
         assert_eq!(cli.model.max_output_pixels, d.max_output_pixels);
+        assert_eq!(
+            (cli.model.tile, cli.model.tile_overlap),
+            (d.tile, d.tile_overlap)
+        );
+        assert_eq!(cli.model.bg_upsampler_max_pixels, None);
     }
 
     #[test]

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// The faces of one job.
+/// The faces of one job (or the tiles of one image).
 pub struct Request {
-    /// [n, 3, S, S], already normalised.
+    /// [n, 3, H, W], already normalised; H = W = S for a fixed-size restorer.
     pub input: TensorF32,
     /// Fed to the fidelity input when the model has one.
     pub fidelity: f64,
@@ -32,6 +32,15 @@ pub struct Request {
 impl Request {
     fn faces(&self) -> usize {
         self.input.shape.first().copied().unwrap_or(0)
+    }
+
+    /// What must match for requests to share a session run: the fidelity (one scalar per
+    /// run) and the item shape (an enlarging model takes inputs of several sizes).
+    fn batch_key(&self) -> (u64, &[usize]) {
+        (
+            self.fidelity.to_bits(),
+            self.input.shape.get(1..).unwrap_or(&[]),
+        )
     }
 }
 
@@ -65,21 +74,23 @@ pub fn serve(
     }
 }
 
-/// Requests to run together: the same fidelity value (it is one scalar per run), up to
-/// `max_batch` faces, waiting at most `max_wait` while other jobs are upstream.
+/// Requests to run together: the same fidelity value and item shape (see
+/// [`Request::batch_key`]), up to `max_batch` faces, waiting at most `max_wait` while
+/// other jobs are upstream.
 fn gather(
     first: Request,
     rx: &Receiver<Request>,
     held: &mut VecDeque<Request>,
     policy: &BatchPolicy,
 ) -> Vec<Request> {
-    let fidelity = first.fidelity;
+    let key = (first.fidelity.to_bits(), first.input.shape.clone());
+    let same = |r: &Request| r.batch_key() == (key.0, &key.1[1..]);
     let mut faces = first.faces();
     let mut batch = vec![first];
-    // Requests held back earlier (other fidelity) that now fit.
+    // Requests held back earlier (another fidelity or shape) that now fit.
     let mut i = 0;
     while i < held.len() && faces < policy.max_batch {
-        if held[i].fidelity == fidelity {
+        if same(&held[i]) {
             if let Some(r) = held.remove(i) {
                 faces += r.faces();
                 batch.push(r);
@@ -97,7 +108,7 @@ fn gather(
             Err(_) => rx.recv_deadline(deadline).ok(),
         };
         let Some(r) = next else { break };
-        if r.fidelity == fidelity {
+        if same(&r) {
             faces += r.faces();
             batch.push(r);
         } else {
@@ -107,10 +118,15 @@ fn gather(
     batch
 }
 
-/// Runs the faces of `batch` in chunks of at most `max_batch` and answers every request.
+/// Runs the faces of `batch` (one item shape) in chunks of at most `max_batch` and answers
+/// every request.
 fn run_batch(session: &mut Session, spec: &RestorerSpec, max_batch: usize, batch: Vec<Request>) {
-    let s = spec.size as usize;
-    let face_len = 3 * s * s;
+    let item_shape: Vec<usize> = batch[0].input.shape[1..].to_vec();
+    let face_len: usize = item_shape.iter().product();
+    // The output item's shape: the input's, times the scale on each side when it enlarges.
+    let k = spec.scale.unwrap_or(1) as usize;
+    let out_shape = vec![item_shape[0], item_shape[1] * k, item_shape[2] * k];
+    let out_len: usize = out_shape.iter().product();
     // (request, face) of every face, in order.
     let index: Vec<(usize, usize)> = batch
         .iter()
@@ -119,7 +135,7 @@ fn run_batch(session: &mut Session, spec: &RestorerSpec, max_batch: usize, batch
         .collect();
     let mut outputs: Vec<Vec<f32>> = batch
         .iter()
-        .map(|r| vec![0f32; r.faces() * face_len])
+        .map(|r| vec![0f32; r.faces() * out_len])
         .collect();
     let mut failure: Option<PipelineError> = None;
     let run_span = tracing::info_span!("restore_batch", model = %spec.name, faces = index.len(), requests = batch.len());
@@ -132,24 +148,31 @@ fn run_batch(session: &mut Session, spec: &RestorerSpec, max_batch: usize, batch
         for &(r, f) in chunk {
             data.extend_from_slice(&batch[r].input.data[f * face_len..(f + 1) * face_len]);
         }
-        let input = TensorF32::new(vec![chunk.len(), 3, s, s], data);
+        let mut shape = vec![chunk.len()];
+        shape.extend_from_slice(&item_shape);
+        let input = TensorF32::new(shape, data);
         // Faces per session run: shows whether concurrent jobs actually share batches.
         metrics()
             .batch_size
             .with_label_values(&[spec.name.as_str()])
             .observe(chunk.len() as f64);
         match run_once(session, spec, input, batch[chunk[0].0].fidelity) {
-            Ok(out) if out.data.len() == chunk.len() * face_len => {
-                for (k, &(r, f)) in chunk.iter().enumerate() {
-                    outputs[r][f * face_len..(f + 1) * face_len]
-                        .copy_from_slice(&out.data[k * face_len..(k + 1) * face_len]);
+            Ok(out) if out.shape[1..] == out_shape[..] && out.shape[0] == chunk.len() => {
+                for (i, &(r, f)) in chunk.iter().enumerate() {
+                    outputs[r][f * out_len..(f + 1) * out_len]
+                        .copy_from_slice(&out.data[i * out_len..(i + 1) * out_len]);
                 }
             }
             Ok(out) => {
                 failure = Some(PipelineError::Model(format!(
-                    "output has shape {:?}, expected [{}, 3, {s}, {s}]",
+                    "output has shape {:?}, expected [{}, {}]",
                     out.shape,
-                    chunk.len()
+                    chunk.len(),
+                    out_shape
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
                 break;
             }
@@ -161,7 +184,11 @@ fn run_batch(session: &mut Session, spec: &RestorerSpec, max_batch: usize, batch
     }
     for (req, data) in batch.into_iter().zip(outputs) {
         let result = match &failure {
-            None => Ok(TensorF32::new(vec![req.faces(), 3, s, s], data)),
+            None => {
+                let mut shape = vec![req.faces()];
+                shape.extend_from_slice(&out_shape);
+                Ok(TensorF32::new(shape, data))
+            }
             Some(e) => Err(e.clone()),
         };
         // A dropped receiver means the job was cancelled: nothing to answer.

@@ -1,9 +1,13 @@
-//! Face restoration: any ONNX model with the GFPGAN I/O contract, on session threads
-//! that batch faces within a job and across jobs.
+//! Face restoration: any ONNX model with the GFPGAN I/O contract, or an enlarging one
+//! (Real-ESRGAN), on session threads that batch faces within a job and across jobs; the
+//! enlarging ones also upsample whole backgrounds in tiles.
 
 mod batcher;
+pub mod crops;
+mod enlarge;
 pub mod spec;
 pub mod tensor;
+pub mod tiles;
 
 pub use batcher::BatchPolicy;
 pub use spec::{DEFAULT_FIDELITY, RestorerSpec};
@@ -120,17 +124,24 @@ impl Restorer {
         self.device
     }
 
-    /// Restores normalised faces ([n, 3, S, S], from [`tensor::preprocess`]); the reply
-    /// has the same shape. Never blocks the calling async task's thread.
+    /// Restores normalised faces ([n, 3, S, S], from [`tensor::preprocess`]; any
+    /// [n, 3, H, W] for an enlarging model, whose reply is [n, 3, kH, kW]); the reply of
+    /// a fixed-size model has the input's shape. Never blocks the calling async task's
+    /// thread.
     pub async fn run(
         &self,
         input: TensorF32,
         fidelity: Option<f32>,
     ) -> Result<TensorF32, PipelineError> {
         let s = self.spec.size as usize;
-        if input.shape.len() != 4 || input.shape[1..] != [3, s, s] {
+        let shape_ok = match (self.spec.scale, &input.shape[..]) {
+            (None, [_, 3, h, w]) => *h == s && *w == s,
+            (Some(_), [_, 3, h, w]) => *h > 0 && *w > 0,
+            _ => false,
+        };
+        if !shape_ok {
             return Err(PipelineError::Internal(format!(
-                "restorer input shape {:?}, expected [n, 3, {s}, {s}]",
+                "restorer input shape {:?}, expected [n, 3, {s}, {s}] (any H, W when it enlarges)",
                 input.shape
             )));
         }

@@ -30,7 +30,12 @@ pub struct RestorerSpec {
     pub description: String,
     pub licence: String,
     pub path: PathBuf,
+    /// Side of the restored face crop (the model's input and output for a fixed-size
+    /// restorer; what an enlarging one's output is resized to).
     pub size: u32,
+    /// An enlarging model's factor (any H×W in, `scale`× out); `None` for S→S.
+    pub scale: Option<u32>,
+    pub normalisation: Normalisation,
     pub input: String,
     pub output: String,
     pub fidelity: Option<FidelityInput>,
@@ -93,6 +98,8 @@ pub fn entry_for_path(path: &Path, inputs: &[IoInfo]) -> Result<ModelEntry, Runt
         channels: Channels::Rgb,
         normalisation: Normalisation::MinusOneToOne,
         max_batch: DEFAULT_MAX_BATCH,
+        scale: None,
+        bg_upsampler: None,
     })
 }
 
@@ -118,7 +125,11 @@ pub fn check(
             "the graph's inputs are {graph_names:?}, the manifest says {want:?}"
         )));
     }
-    let s = i64::from(entry.size);
+    // An enlarging model must take any size: its spatial dimensions are symbolic (-1).
+    let (s, side) = match entry.scale {
+        None => (i64::from(entry.size), entry.size.to_string()),
+        Some(_) => (-1, "?".to_string()),
+    };
     let image = inputs
         .iter()
         .find(|i| i.name == entry.image_input())
@@ -128,11 +139,11 @@ pub fn check(
             && [3, s, s]
                 .iter()
                 .zip(&io.shape[1..])
-                .all(|(want, got)| *got < 0 || got == want)
+                .all(|(want, got)| *got < 0 || (got == want && *want >= 0))
     };
     if !image.is_f32() || !dims_ok(image) {
         return Err(fail(format!(
-            "image input {} is not float32 [N,3,{s},{s}]",
+            "image input {} is not float32 [N,3,{side},{side}]",
             image.describe()
         )));
     }
@@ -141,7 +152,7 @@ pub fn check(
         .ok_or_else(|| fail("the graph has no output".into()))?;
     if !output.is_f32() || !dims_ok(output) {
         return Err(fail(format!(
-            "output {} is not float32 [N,3,{s},{s}]",
+            "output {} is not float32 [N,3,{side},{side}]",
             output.describe()
         )));
     }
@@ -190,6 +201,8 @@ pub fn check(
         licence: entry.licence.clone(),
         path: path.to_path_buf(),
         size: entry.size,
+        scale: entry.scale,
+        normalisation: entry.normalisation,
         input: image.name.clone(),
         output: output.name.clone(),
         fidelity,
