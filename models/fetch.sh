@@ -4,6 +4,9 @@
 #
 # Usage: models/fetch.sh NAME...        e.g. models/fetch.sh gfpgan-1.4 codeformer
 #        models/fetch.sh --list         names, sizes of what is there, sources
+#        models/fetch.sh --check        dry run, no network: every entry with a url is
+#                                       well formed (https, .onnx, a safe file path, a
+#                                       64-hex sha256 or none); CI runs it
 #
 # Models directory: FACEFIX_MODELS_DIR, else the folder of this script.
 #
@@ -16,7 +19,7 @@
 # A file that fails a check is deleted; the script exits non-zero.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-MANIFEST="$HERE/manifest.toml"
+MANIFEST="${FACEFIX_MANIFEST:-$HERE/manifest.toml}" # another manifest: for the --check test
 DIR="${FACEFIX_MODELS_DIR:-$HERE}"
 
 say() { printf 'fetch: %s\n' "$*"; }
@@ -51,7 +54,7 @@ print("%08x" % c)' "$1"
 }
 
 if [[ $# -eq 0 || "$1" == -h || "$1" == --help ]]; then
-    sed -n '2,17p' "$0"
+    sed -n '2,19p' "$0"
     exit 0
 fi
 if [[ "$1" == --list ]]; then
@@ -62,6 +65,32 @@ if [[ "$1" == --list ]]; then
         printf '%-26s %-18s %s\n' "$n" "$state" "$(field "$n" url)$(field "$n" source)"
     done < <(names)
     exit 0
+fi
+
+if [[ "$1" == --check ]]; then
+    status=0
+    checked=0
+    while read -r n; do
+        url=$(field "$n" url)
+        [[ -z "$url" ]] && continue
+        checked=$((checked + 1))
+        f=$(field "$n" file)
+        sha=$(field "$n" sha256)
+        problem=""
+        [[ "$url" =~ ^https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}/[^[:space:]\"\'\`\$]+\.onnx$ ]] ||
+            problem="url $url is not an https URL of an .onnx file"
+        [[ "$f" =~ ^[A-Za-z0-9_][A-Za-z0-9_./-]*\.onnx$ && "$f" != *..* ]] ||
+            problem="${problem:+$problem; }file $f is not a relative .onnx path inside the models directory"
+        [[ -z "$sha" || "$sha" =~ ^[0-9a-f]{64}$ ]] ||
+            problem="${problem:+$problem; }sha256 $sha is not 64 lowercase hex digits"
+        if [[ -n "$problem" ]]; then
+            fail "$n: $problem"
+            status=1
+        fi
+    done < <(names)
+    [[ $checked -gt 0 ]] || { fail "no entry with a url in $MANIFEST"; status=1; }
+    [[ $status -eq 0 ]] && say "$checked download entries well formed"
+    exit $status
 fi
 
 command -v curl >/dev/null || { fail "curl is needed"; exit 1; }

@@ -18,6 +18,15 @@ if [[ -f scripts/setup-models.sh ]]; then
   bash scripts/setup-models.sh
   step "ncnn-to-ONNX converter (Real-ESRGAN x4plus against ncnn itself)"
   .venv/bin/python models/test_convert_ncnn.py --models-dir "${FACEFIX_MODELS_DIR:-models}"
+  step "model download entries (models/fetch.sh --check, no network; a broken URL is refused)"
+  bash models/fetch.sh --check
+  broken=$(mktemp)
+  sed '0,/^url = "https:/s//url = "http:/' models/manifest.toml >"$broken"
+  if FACEFIX_MANIFEST="$broken" bash models/fetch.sh --check 2>/dev/null; then
+    echo "models/fetch.sh --check accepted a plain-http URL" >&2
+    exit 1
+  fi
+  rm -f "$broken"
 fi
 
 step "generated test data (checked against its sha256 pins)"
