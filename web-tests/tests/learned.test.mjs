@@ -3,6 +3,7 @@
 // portrait comes back restored. Its screenshot is the README's before/after.
 
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { jobIdOf, screenshot, waitForScreen } from '../lib/browser.mjs';
 import { IMAGES } from '../lib/paths.mjs';
@@ -41,4 +42,19 @@ describe('the learned restorer (embedded mode)', () => {
       await page.setViewportSize({ width: 900, height: 900 });
       await screenshot(page, 'learned-before-after');
     }));
+
+  test('the API lists the upsampler with its limit and refuses a larger photo up front', async () => {
+    const offer = await (await fetch(`${s.server.base}/v1/models`)).json();
+    assert.equal(offer.models[0].name, LEARNED);
+    assert.ok(offer.models[0].default);
+    const [upsampler] = offer.bg_upsamplers;
+    assert.equal(upsampler.name, 'realesrgan');
+    assert.equal(upsampler.max_pixels, 102_400, 'the CPU default');
+    const form = new FormData();
+    form.append('bg_upsampler', 'realesrgan');
+    form.append('image', new Blob([await readFile(IMAGES.coffee)]), 'coffee.png');
+    const answer = await fetch(`${s.server.base}/v1/jobs`, { method: 'POST', body: form });
+    assert.equal(answer.status, 422, '600 × 400 is over 0.1 MP');
+    assert.equal((await answer.json()).error.code, 'upsampler-too-large');
+  });
 });
