@@ -29,6 +29,9 @@ cargo fmt --all -- --check
 python3 scripts/module-cycles.py
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "the example client's Python packages (examples/requirements.txt, into .venv)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r examples/requirements.txt
+
 step "unit, contract and end-to-end tests"
 cargo test --workspace --no-fail-fast
 
