@@ -97,3 +97,15 @@ async fn the_shell_client_uploads_waits_and_downloads() {
     assert_restored(&result);
     stack.shutdown().await;
 }
+
+#[test]
+fn the_readme_shows_the_clients_as_they_are() {
+    let readme = std::fs::read_to_string(repository("README.md")).expect("README.md");
+    for file in ["examples/client.py", "examples/client.sh"] {
+        let text = std::fs::read_to_string(repository(file)).expect(file);
+        assert!(
+            readme.contains(text.trim_end()),
+            "README.md does not show {file} as it is: copy the file into its code block"
+        );
+    }
+}

@@ -97,6 +97,7 @@ async fn slow_uploads_neither_lock_others_out_nor_hold_memory() {
         "{exposition}"
     );
 
+    let rss_before = memory_mib(pid, "VmRSS");
     let started = Arc::new(AtomicUsize::new(0));
     let slow: Vec<_> = (0..SLOW_UPLOADS)
         .map(|_| tokio::spawn(slow_upload(serve.base.clone(), started.clone())))
@@ -139,8 +140,8 @@ async fn slow_uploads_neither_lock_others_out_nor_hold_memory() {
     let peak = memory_mib(pid, "VmHWM");
     eprintln!(
         "{SLOW_UPLOADS} slow uploads: normal upload accepted in {accepted_in:?}; API RSS \
-         {rss_while_held} MiB while they were held, peak {peak} MiB (bound {RSS_BOUND_MIB} MiB); \
-         {timed_out} answered 408, the last after {slowest:?}"
+         {rss_before} MiB before, {rss_while_held} MiB while they were held, peak {peak} MiB \
+         (bound {RSS_BOUND_MIB} MiB); {timed_out} answered 408, the last after {slowest:?}"
     );
     assert_eq!(
         timed_out, SLOW_UPLOADS,
