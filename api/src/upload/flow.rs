@@ -24,7 +24,7 @@ const FIRST_CLAIM: u64 = 64 * 1024;
 const BUSY_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Settings of the upload flow.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct UploadFlowArgs {
     /// Longest an upload's body may take to arrive, from the end of its headers to its last
     /// byte; a slower one is answered 408 `upload-timeout` and nothing is stored.
@@ -222,6 +222,17 @@ mod tests {
             upload_min_rate: min_rate,
             max_buffered_upload_bytes: budget,
         })
+    }
+
+    #[test]
+    fn defaults_match_the_flags() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            flow: UploadFlowArgs,
+        }
+        let parsed = <Cli as clap::Parser>::try_parse_from(["facefix"]).expect("defaults");
+        assert_eq!(parsed.flow, UploadFlowArgs::default());
     }
 
     #[test]
