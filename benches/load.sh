@@ -31,6 +31,7 @@ export FACEFIX_MAX_BACKLOG=1000000
 export FACEFIX_RETENTION=2m
 
 api_port=18480
+metrics_port=18464
 pids=()
 stop_all() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -38,7 +39,7 @@ stop_all() {
 }
 trap stop_all EXIT
 
-target/release/facefix api --listen "127.0.0.1:$api_port" & pids+=($!)
+target/release/facefix api --listen "127.0.0.1:$api_port" --metrics-listen "127.0.0.1:$metrics_port" & pids+=($!)
 target/release/facefix sweeper --listen 127.0.0.1:18491 & pids+=($!)
 
 for _ in $(seq 1 120); do
@@ -51,7 +52,7 @@ curl -fsS "http://127.0.0.1:$api_port/readyz" >/dev/null
 # the API with the object store alone. In production workers run on GPU nodes; on a
 # 2-core box a worker re-encoding 75 images a second would take the cores the API is
 # being measured on. Accepted jobs wait in the queue and are processed in phase 2.
-target/release/loadgen --api "http://127.0.0.1:$api_port" --e2e-jobs 0 "$@"
+target/release/loadgen --api "http://127.0.0.1:$api_port" --metrics "http://127.0.0.1:$metrics_port" --e2e-jobs 0 "$@"
 
 # Phase 2: a worker (pass-through pipeline) drains the queue, then end-to-end latency.
 target/release/facefix worker --listen 127.0.0.1:18490 --concurrency 4 & pids+=($!)
@@ -59,9 +60,9 @@ target/release/facefix worker --listen 127.0.0.1:18490 --concurrency 4 & pids+=(
 # so end-to-end latency is not time spent behind them. The API refreshes the gauge
 # every --backlog-refresh.
 for _ in $(seq 1 240); do
-  ready=$(curl -fsS "http://127.0.0.1:$api_port/metrics" |
+  ready=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" |
     awk '/^facefix_queue_messages\{queue="ready"\}/ {print $2}')
   [[ "${ready:-1}" == 0 ]] && break
   sleep 0.5
 done
-target/release/loadgen --api "http://127.0.0.1:$api_port" --e2e-only "$@"
+target/release/loadgen --api "http://127.0.0.1:$api_port" --metrics "http://127.0.0.1:$metrics_port" --e2e-only "$@"

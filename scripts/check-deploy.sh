@@ -1621,6 +1621,131 @@ def check_values_docs(path):
     finish()
 
 
+# --------------------------------------------------------------------------------------
+# The API's /metrics on a port of its own (--metrics-listen): its public port answers 404
+# for it, so whatever scrapes the API must use the metrics port, and nothing public may
+# reach that port.
+
+
+def component_of(obj):
+    return obj["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+
+
+def api_metrics_problems(objs):
+    """What would leave the API's metrics unscraped, or reachable from the public side."""
+    problems = []
+    by_kind = {}
+    for o in objs:
+        by_kind.setdefault(o["kind"], []).append(o)
+    api = [d for d in by_kind.get("Deployment", []) if component_of(d) == "api"]
+    if not api:
+        return ["no API Deployment rendered"]
+    main = api[0]["spec"]["template"]["spec"]["containers"][0]
+    ports = {p.get("name"): p.get("containerPort") for p in main.get("ports", [])}
+    http, metrics = ports.get("http"), ports.get("metrics")
+    if metrics is None or metrics == http:
+        problems.append(f"the API container needs a `metrics` port apart from `http` (ports {ports})")
+    listen = {e["name"]: e.get("value") for e in main.get("env", [])}.get("FACEFIX_METRICS_LISTEN")
+    if listen != f"0.0.0.0:{metrics}":
+        problems.append(f"the API's FACEFIX_METRICS_LISTEN is {listen!r}, not 0.0.0.0:{metrics} (its `metrics` port)")
+    service_ports = {p.get("name"): p for s in by_kind.get("Service", []) if component_of(s) == "api"
+                     for p in s["spec"].get("ports", [])}
+    if (service_ports.get("metrics") or {}).get("targetPort") != "metrics":
+        problems.append("the API Service has no `metrics` port targeting the container's (the ServiceMonitor finds it there)")
+    for sm in by_kind.get("ServiceMonitor", []):
+        ident = f"ServiceMonitor/{sm['metadata']['name']}"
+        endpoints = sm["spec"].get("endpoints", [])
+        if any(ep.get("port") == "http" for ep in endpoints):
+            problems.append(f"{ident} scrapes the API's public `http` port, which answers 404 for /metrics")
+        if not any(ep.get("port") == "metrics" for ep in endpoints):
+            problems.append(f"{ident} does not scrape the `metrics` ports")
+    metrics_service_port = (service_ports.get("metrics") or {}).get("port")
+    for ing in by_kind.get("Ingress", []):
+        for rule in ing["spec"].get("rules", []):
+            for path in (rule.get("http") or {}).get("paths", []):
+                port = path["backend"]["service"]["port"]
+                if port.get("name") == "metrics" or port.get("number") == metrics_service_port:
+                    problems.append(f"Ingress/{ing['metadata']['name']} routes {path.get('path')} to the API's metrics port")
+    for np in by_kind.get("NetworkPolicy", []):
+        ident = f"NetworkPolicy/{np['metadata']['name']}"
+        rules = [{p.get("port") for p in r.get("ports", [])} for r in np["spec"].get("ingress", [])]
+        with_metrics = [r for r in rules if metrics in r]
+        if not with_metrics:
+            problems.append(f"{ident} admits nothing to the API's metrics port {metrics}")
+        if any(http in r for r in with_metrics):
+            problems.append(f"{ident} admits the API's public peers to its metrics port (one rule for {http} and {metrics})")
+    return problems
+
+
+def compose_metrics_problems(compose, prom):
+    api = compose["services"]["api"]
+    listen = str((api.get("environment") or {}).get("FACEFIX_METRICS_LISTEN", ""))
+    host, _, port = listen.rpartition(":")
+    problems = []
+    if host != "0.0.0.0" or not port.isdigit():
+        problems.append(f"compose's api sets FACEFIX_METRICS_LISTEN to {listen!r}, not 0.0.0.0:PORT "
+                        "(Prometheus scrapes it from its own container)")
+    if any(str(p).rsplit(":", 1)[-1] == port for p in api.get("ports", [])):
+        problems.append(f"compose publishes the API's metrics port {port} on the host")
+    targets = [t for sc in prom.get("scrape_configs", []) if sc.get("job_name") == "api"
+               for s in sc.get("static_configs", []) for t in s.get("targets", [])]
+    if targets != [f"api:{port}"]:
+        problems.append(f"prometheus.yml scrapes the api at {targets}, not its metrics port api:{port}")
+    return problems
+
+
+def check_metrics_port(rendered_paths):
+    renderings = [load_yaml_docs(p) for p in rendered_paths]
+    for path, objs in zip(rendered_paths, renderings):
+        for problem in api_metrics_problems(objs):
+            fail(f"{os.path.basename(path)}: {problem}")
+    with open(os.path.join(ROOT, "deploy/docker-compose.yml")) as f:
+        compose = yaml.safe_load(f)
+    prom = load_yaml_docs(os.path.join(ROOT, "deploy/prometheus/prometheus.yml"))[0]
+    for problem in compose_metrics_problems(compose, prom):
+        fail(problem)
+
+    # Negative controls: each broken copy must be caught, for the reason meant.
+    def first_with(kind):
+        found = next((objs for objs in renderings if any(o["kind"] == kind for o in objs)), None)
+        if found is None:
+            fail(f"no rendering has a {kind}: its metrics-port check never runs")
+        return copy.deepcopy(found or [])
+
+    def each(objs, kind):
+        return [o for o in objs if o["kind"] == kind]
+
+    objs = first_with("ServiceMonitor")
+    for sm in each(objs, "ServiceMonitor"):
+        sm["spec"]["endpoints"].append({"port": "http", "path": "/metrics"})
+    expect_caught("a ServiceMonitor scraping the public port", api_metrics_problems(objs), "public `http` port")
+    objs = first_with("NetworkPolicy")
+    for np in each(objs, "NetworkPolicy"):
+        rules = np["spec"]["ingress"]
+        rules[0]["ports"] = rules[0]["ports"] + [p for r in rules[1:] for p in r["ports"]]
+    expect_caught("a NetworkPolicy admitting the public to the metrics port", api_metrics_problems(objs), "public peers")
+    objs = first_with("Ingress")
+    for ing in each(objs, "Ingress"):
+        for rule in ing["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                path["backend"]["service"]["port"] = {"name": "metrics"}
+    expect_caught("an Ingress routing to the metrics port", api_metrics_problems(objs), "routes")
+    objs = copy.deepcopy(renderings[0])
+    for d in each(objs, "Deployment"):
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            c["env"] = [e for e in c.get("env", []) if e["name"] != "FACEFIX_METRICS_LISTEN"]
+    expect_caught("an API left on its default metrics address", api_metrics_problems(objs), "FACEFIX_METRICS_LISTEN")
+    public_scrape = copy.deepcopy(prom)
+    for sc in public_scrape["scrape_configs"]:
+        if sc["job_name"] == "api":
+            sc["static_configs"] = [{"targets": ["api:8080"]}]
+    expect_caught("Prometheus scraping the API's public port", compose_metrics_problems(compose, public_scrape), "not its metrics port")
+    published = copy.deepcopy(compose)
+    published["services"]["api"]["ports"] = list(published["services"]["api"].get("ports", [])) + ["9464:9464"]
+    expect_caught("compose publishing the metrics port", compose_metrics_problems(published, prom), "publishes")
+    finish()
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "rendered":
@@ -1645,6 +1770,8 @@ if __name__ == "__main__":
         check_ci_runs_test_script()
     elif mode == "compile-once":
         check_compile_once(sys.argv[2], sys.argv[3])
+    elif mode == "metrics-port":
+        check_metrics_port(sys.argv[2:])
     else:
         sys.exit(f"unknown mode {mode}")
 PYTHON
@@ -1712,6 +1839,8 @@ check "helm package" "$HELM" package "$CHART" --destination "$WORK/package"
 for values in "$CHART"/ci/*-values.yaml; do
     render_and_validate "$(basename "$values" -values.yaml)" "$values"
 done
+check "the API's /metrics on its own port: container, Service, ServiceMonitor, NetworkPolicy, Ingress, compose and Prometheus (negative controls included)" \
+    "$PY" "$CHECKER" metrics-port "$WORK/rendered-defaults.yaml" "$WORK/rendered-gpu-hpa.yaml" "$WORK/rendered-ingress.yaml"
 
 # expect_failure NAME PATTERN COMMAND...: a negative control. COMMAND must fail, and for
 # the reason meant: its output must match PATTERN (grep -E).

@@ -40,6 +40,9 @@ cargo fmt --all -- --check
 python3 scripts/module-cycles.py
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "the example client's Python packages (examples/requirements.txt, into .venv)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r examples/requirements.txt
+
 step "unit, contract and end-to-end tests"
 cargo test --workspace --no-fail-fast
 
@@ -51,9 +54,9 @@ step "restoration quality: metric self-test and the quick bench (benches/quality
 bash benches/quality/run.sh --self-test
 bash benches/quality/run.sh --quick --bin target/debug/facefix
 
-step "OpenAPI document (written by api/tests/openapi.rs)"
+step "OpenAPI document (docs/openapi.json; api/tests/openapi.rs checks it is the served one)"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check openapi-spec-validator==0.7.2
-.venv/bin/python -m openapi_spec_validator target/openapi.json
+.venv/bin/python -m openapi_spec_validator docs/openapi.json
 
 if [[ -f scripts/check-deploy.sh ]]; then
   step "deployment files (offline validation)"

@@ -4,6 +4,8 @@
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 use facefix_api::backlog::BacklogArgs;
+use facefix_api::security::CorsArgs;
+use facefix_api::upload::flow::UploadFlowArgs;
 use facefix_shared::config::{
     BlobArgs, ListenArgs, QueueArgs, RetentionArgs, StoreArgs, TelemetryArgs,
 };
@@ -63,7 +65,40 @@ pub struct ApiArgs {
     #[command(flatten)]
     pub limits: UploadLimits,
     #[command(flatten)]
+    pub uploads: UploadFlowArgs,
+    #[command(flatten)]
     pub backlog: BacklogArgs,
+    #[command(flatten)]
+    pub cors: CorsArgs,
+    #[command(flatten)]
+    pub metrics: MetricsListenArgs,
+}
+
+/// Where the API serves `/metrics`: a port of its own, so that the public one (uploads,
+/// the web page) never shows it.
+#[derive(Debug, Clone, Args)]
+pub struct MetricsListenArgs {
+    /// Address of the API's `/metrics` (with `/healthz` and `/readyz` beside it), off the
+    /// public port; port 0 picks one (it is logged), `off` serves no metrics.
+    #[arg(long, env = "FACEFIX_METRICS_LISTEN", default_value = "127.0.0.1:9464", value_parser = parse_metrics_listen)]
+    pub metrics_listen: MetricsListen,
+}
+
+/// The API's metrics address, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsListen {
+    Off,
+    At(SocketAddr),
+}
+
+fn parse_metrics_listen(value: &str) -> Result<MetricsListen, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(MetricsListen::Off);
+    }
+    value
+        .parse()
+        .map(MetricsListen::At)
+        .map_err(|_| format!("{value:?} is neither an address like 127.0.0.1:9464 nor `off`"))
 }
 
 #[derive(Debug, Args)]
@@ -237,6 +272,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_metrics_address_is_an_address_or_off() {
+        assert_eq!(parse_metrics_listen("off"), Ok(MetricsListen::Off));
+        assert_eq!(
+            parse_metrics_listen("0.0.0.0:9464"),
+            Ok(MetricsListen::At("0.0.0.0:9464".parse().expect("addr")))
+        );
+        assert!(parse_metrics_listen("9464").is_err());
+        let cli = Cli::try_parse_from(["facefix", "api"]).expect("defaults");
+        let Command::Api(api) = cli.command else {
+            panic!("api");
+        };
+        assert_eq!(
+            api.api.metrics.metrics_listen,
+            MetricsListen::At("127.0.0.1:9464".parse().expect("addr")),
+            "private by default"
+        );
     }
 
     /// Every on/off flag takes what people type in an environment variable

@@ -66,7 +66,11 @@ async fn ready_plus_held_stays_above_zero_while_a_worker_holds_prefetched_jobs()
     let concurrency = CONCURRENCY.to_string();
     let (mut api, mut worker) =
         start_api_and_worker(&env, &client, &["--concurrency", &concurrency]).await;
-    assert_eq!(gauge(&client, &worker.base, HELD).await, 0, "idle worker");
+    assert_eq!(
+        gauge(&client, &worker.metrics_base, HELD).await,
+        0,
+        "idle worker"
+    );
 
     let image = read_testdata(SLOW_IMAGE);
     let mut ids = Vec::new();
@@ -79,7 +83,7 @@ async fn ready_plus_held_stays_above_zero_while_a_worker_holds_prefetched_jobs()
     // From here the API's ready gauge (refreshed every 500 ms) may lag, but only ever
     // above the truth: nothing is published any more and nothing is requeued.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while gauge(&client, &worker.base, HELD).await < CONCURRENCY {
+    while gauge(&client, &worker.metrics_base, HELD).await < CONCURRENCY {
         assert!(
             Instant::now() < deadline,
             "the worker never held {CONCURRENCY} deliveries"
@@ -90,8 +94,8 @@ async fn ready_plus_held_stays_above_zero_while_a_worker_holds_prefetched_jobs()
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut samples = Vec::new();
     loop {
-        let ready = gauge(&client, &api.base, READY).await;
-        let held = gauge(&client, &worker.base, HELD).await;
+        let ready = gauge(&client, &api.metrics_base, READY).await;
+        let held = gauge(&client, &worker.metrics_base, HELD).await;
         // Read after the sample: a job unfinished now was unfinished when it was taken.
         if all_final(&client, &api.base, &ids).await {
             break;
@@ -125,7 +129,7 @@ async fn ready_plus_held_stays_above_zero_while_a_worker_holds_prefetched_jobs()
     }
     // Every delivery was acked: the worker holds none again.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while gauge(&client, &worker.base, HELD).await != 0 {
+    while gauge(&client, &worker.metrics_base, HELD).await != 0 {
         assert!(
             Instant::now() < deadline,
             "the worker still holds deliveries"

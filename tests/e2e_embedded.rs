@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Backend, scenarios};
+use common::{Backend, guards, scenarios};
 
 #[tokio::test]
 async fn lifecycle() {
@@ -37,4 +37,29 @@ async fn store_loss_keeps_queued_jobs() {
 #[tokio::test]
 async fn store_loss_keeps_the_retention_promise() {
     scenarios::store_loss_keeps_the_retention_promise(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn chunked_over_the_limit() {
+    guards::chunked_over_the_limit(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn slow_bodies_time_out() {
+    guards::slow_bodies_time_out(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn uploads_over_the_memory_budget_are_refused() {
+    guards::uploads_over_the_memory_budget_are_refused(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn security_headers_everywhere() {
+    guards::security_headers_everywhere(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn cross_origin_requests_are_refused_unless_listed() {
+    guards::cross_origin_requests_are_refused_unless_listed(Backend::Embedded).await;
 }

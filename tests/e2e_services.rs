@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Backend, real_services_enabled, scenarios};
+use common::{Backend, guards, real_services_enabled, scenarios};
 
 #[tokio::test]
 async fn lifecycle() {
@@ -51,5 +51,40 @@ async fn store_loss_keeps_queued_jobs() {
 async fn store_loss_keeps_the_retention_promise() {
     if real_services_enabled("store_loss_keeps_the_retention_promise") {
         scenarios::store_loss_keeps_the_retention_promise(Backend::Real).await;
+    }
+}
+
+#[tokio::test]
+async fn chunked_over_the_limit() {
+    if real_services_enabled("chunked_over_the_limit") {
+        guards::chunked_over_the_limit(Backend::Real).await;
+    }
+}
+
+#[tokio::test]
+async fn slow_bodies_time_out() {
+    if real_services_enabled("slow_bodies_time_out") {
+        guards::slow_bodies_time_out(Backend::Real).await;
+    }
+}
+
+#[tokio::test]
+async fn uploads_over_the_memory_budget_are_refused() {
+    if real_services_enabled("uploads_over_the_memory_budget_are_refused") {
+        guards::uploads_over_the_memory_budget_are_refused(Backend::Real).await;
+    }
+}
+
+#[tokio::test]
+async fn security_headers_everywhere() {
+    if real_services_enabled("security_headers_everywhere") {
+        guards::security_headers_everywhere(Backend::Real).await;
+    }
+}
+
+#[tokio::test]
+async fn cross_origin_requests_are_refused_unless_listed() {
+    if real_services_enabled("cross_origin_requests_are_refused_unless_listed") {
+        guards::cross_origin_requests_are_refused_unless_listed(Backend::Real).await;
     }
 }

@@ -145,7 +145,7 @@ async fn every_metric_the_dashboards_and_alerts_read_is_exported_after_one_job()
     assert_eq!(deleted.status(), 204);
 
     let exposition = client
-        .get(format!("{}/metrics", serve.base))
+        .get(format!("{}/metrics", serve.metrics_base))
         .send()
         .await
         .expect("GET /metrics")

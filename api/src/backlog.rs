@@ -47,6 +47,11 @@ impl BacklogMonitor {
             .then(|| self.ready.load(Ordering::Relaxed))
     }
 
+    /// Whether an upload would be admitted now, without taking a slot.
+    pub fn has_room(&self) -> bool {
+        self.ready.load(Ordering::Relaxed) < self.args.max_backlog
+    }
+
     /// Whether a new upload must be refused. Counts jobs accepted since the last refresh
     /// too, so a burst cannot overshoot the bound by a refresh interval's worth.
     pub fn try_admit(&self) -> bool {
@@ -117,7 +122,7 @@ impl BacklogMonitor {
     }
 }
 
-/// One upload's slot in the backlog, held from before its body is read until its job is
+/// One upload's slot in the backlog, held from once its body is in until its job is
 /// created; dropping it gives the slot back.
 #[must_use = "dropping an admission gives its backlog slot back at once"]
 pub struct Admission<'a> {
@@ -153,9 +158,12 @@ mod tests {
     fn admission_stops_at_the_bound_and_releases() {
         let monitor = monitor(2);
         assert!(monitor.try_admit());
+        assert!(monitor.has_room());
         assert!(monitor.try_admit());
+        assert!(!monitor.has_room());
         assert!(!monitor.try_admit());
         monitor.release();
+        assert!(monitor.has_room());
         assert!(monitor.try_admit());
     }
 

@@ -61,6 +61,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidOption
         | ErrorCode::UnknownModel => StatusCode::BAD_REQUEST,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UploadTimeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorCode::OriginNotAllowed => StatusCode::FORBIDDEN,
         ErrorCode::UnsupportedFormat => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::TooManyPixels
         | ErrorCode::CorruptImage
@@ -69,9 +71,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::NotReady => StatusCode::CONFLICT,
         ErrorCode::BacklogFull => StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::QueueUnavailable | ErrorCode::StoreUnavailable | ErrorCode::BlobUnavailable => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        ErrorCode::Busy
+        | ErrorCode::QueueUnavailable
+        | ErrorCode::StoreUnavailable
+        | ErrorCode::BlobUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::ModelFailed | ErrorCode::GaveUp | ErrorCode::Internal => {
             StatusCode::INTERNAL_SERVER_ERROR
         }

@@ -1,9 +1,9 @@
 //! One middleware for every request: a tracing span (continuing the caller's
 //! `traceparent`), request metrics by route pattern, and the security headers.
 
+use crate::security::add_security_headers;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use facefix_shared::metrics::metrics;
 use facefix_shared::ports::TraceHeaders;
@@ -54,15 +54,6 @@ pub async fn observe(
     m.http_request_duration_seconds
         .with_label_values(&[&route, &method])
         .observe(started.elapsed().as_secs_f64());
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    add_security_headers(response.headers_mut());
     Ok(response)
 }

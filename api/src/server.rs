@@ -1,12 +1,14 @@
-//! Starting the HTTP servers: the API, and the small probe server of the worker and
-//! sweeper roles.
+//! Starting the HTTP servers: the API, and the small probe server that serves health and
+//! metrics on a private port (the worker's, the sweeper's, and the API's `--metrics-listen`).
 
 use crate::observe::observe;
 use crate::routes::{events, health, jobs, models, openapi, web as page};
+use crate::security::{cors, refuse_foreign_origins};
 use crate::state::AppState;
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use facefix_shared::connect::Services;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,13 +33,13 @@ impl RunningServer {
     }
 }
 
-/// Every route of the API.
+/// Every route of the API. `/metrics` is not one: it is served on the private metrics
+/// port ([`start_metrics_server`]), so the public port answers 404 for it.
 pub fn api_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(page::index))
         .route("/static/{file}", web::get().to(page::static_file))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(health::metrics_text))
         .route("/openapi.json", web::get().to(openapi::openapi_json))
         .route("/v1/models", web::get().to(models::list_models))
         .route("/v1/jobs", web::post().to(jobs::create_job))
@@ -60,10 +62,18 @@ fn first_addr(addrs: Vec<SocketAddr>, listen: SocketAddr) -> SocketAddr {
 
 /// Starts the API on `listen` (port 0 picks one).
 pub fn start_api(listen: SocketAddr, state: AppState) -> std::io::Result<RunningServer> {
+    let origins = state.origins.clone();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
+        let gate = origins.clone();
+        // The last wrap runs first: observe (span, metrics, security headers) sees every
+        // answer, the origin gate's refusals and the CORS layer's preflights included.
         App::new()
             .app_data(data.clone())
+            .wrap(cors(origins.clone()))
+            .wrap(from_fn(move |request, next| {
+                refuse_foreign_origins(gate.clone(), request, next)
+            }))
             .wrap(from_fn(observe))
             .configure(api_routes)
             .default_service(web::to(|| async {
@@ -118,7 +128,25 @@ pub fn probe_routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// Starts the worker's or sweeper's probe server (`probe_routes`).
+/// The API's readiness on its metrics port: the same checks as its public `/readyz`.
+struct ServiceChecks(Services);
+
+#[async_trait::async_trait]
+impl Readiness for ServiceChecks {
+    async fn check(&self) -> BTreeMap<&'static str, String> {
+        health::check_services(&self.0).await
+    }
+}
+
+/// Starts the API's private listener: `/metrics`, with the probe routes beside it.
+pub fn start_metrics_server(
+    listen: SocketAddr,
+    services: Services,
+) -> std::io::Result<RunningServer> {
+    start_probe_server(listen, Arc::new(ServiceChecks(services)))
+}
+
+/// Starts a probe server (`probe_routes`): the worker's, the sweeper's or the API's metrics one.
 pub fn start_probe_server(
     listen: SocketAddr,
     readiness: Arc<dyn Readiness>,

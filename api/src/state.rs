@@ -1,6 +1,8 @@
 //! What every handler shares.
 
 use crate::backlog::BacklogMonitor;
+use crate::security::OriginPolicy;
+use crate::upload::flow::UploadFlow;
 use facefix_shared::config::RetentionArgs;
 use facefix_shared::connect::Services;
 use facefix_shared::intake::UploadLimits;
@@ -12,6 +14,10 @@ use std::sync::Arc;
 pub struct AppState {
     pub services: Services,
     pub limits: UploadLimits,
+    /// Upload deadlines and the memory budget all uploads share.
+    pub uploads: Arc<UploadFlow>,
+    /// Which web origins may call the API besides its own.
+    pub origins: Arc<OriginPolicy>,
     pub retention: RetentionArgs,
     pub backlog: Arc<BacklogMonitor>,
     /// Restorers clients may ask for; empty means "any name is passed to the worker".

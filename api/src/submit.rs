@@ -2,8 +2,9 @@
 //! of it — schedule its purge, store the input, write the record, publish the message —
 //! and, when a step fails, undo the earlier ones so nothing is left behind.
 //!
-//! The route reads and checks the request between [`admit`] and [`submit`], and maps a
-//! [`SubmitError`] to a response.
+//! The route asks [`check_room`] before reading the request, reads and checks it, then
+//! takes a slot with [`admit`] and calls [`submit`]; it maps a [`SubmitError`] to a
+//! response.
 
 use crate::backlog::{Admission, BacklogMonitor};
 use bytes::Bytes;
@@ -49,12 +50,26 @@ pub struct NewJob {
     pub image: Bytes,
 }
 
-/// Takes a backlog slot for one upload. Call it before reading the body: the cheapest
-/// refusal is the one that reads nothing.
-pub fn admit(backlog: &BacklogMonitor) -> Result<Admission<'_>, SubmitError> {
-    backlog.admit().ok_or(SubmitError::BacklogFull {
+fn backlog_full(backlog: &BacklogMonitor) -> SubmitError {
+    SubmitError::BacklogFull {
         retry_after: backlog.args.backlog_retry_after,
-    })
+    }
+}
+
+/// Refuses an upload while the backlog is full, without taking a slot. Call it before
+/// reading the body: the cheapest refusal is the one that reads nothing.
+pub fn check_room(backlog: &BacklogMonitor) -> Result<(), SubmitError> {
+    if backlog.has_room() {
+        Ok(())
+    } else {
+        Err(backlog_full(backlog))
+    }
+}
+
+/// Takes a backlog slot for one upload. Call it once the body is in and checked: a slot
+/// held while a slow client sends would let slow uploads lock everyone else out.
+pub fn admit(backlog: &BacklogMonitor) -> Result<Admission<'_>, SubmitError> {
+    backlog.admit().ok_or_else(|| backlog_full(backlog))
 }
 
 /// Makes `job` a queued job on its admission. Returns once the input is stored, the

@@ -9,6 +9,7 @@ export const ERROR_MESSAGES = {
   'empty-upload': 'This file is empty. Choose another photo.',
   'invalid-option': 'One of the options is not valid. Check the options and try again.',
   'too-large': 'This file is too large. Choose a smaller photo.',
+  'upload-timeout': 'The photo took too long to arrive. Check your connection and try again.',
   'unsupported-format': 'This file is not a JPEG, PNG or WebP image. Save it in one of these formats and try again.',
   'too-many-pixels': 'This photo has too many pixels. Make it smaller and try again.',
   'corrupt-image': 'This image is damaged or incomplete and cannot be read. Try the original file, or save it again from a photo app.',
@@ -18,6 +19,8 @@ export const ERROR_MESSAGES = {
   'not-found': 'This photo is no longer here: it was deleted, or its time on the server is up.',
   'not-ready': 'The result is not ready yet. Please wait a moment.',
   'backlog-full': 'The service is busy right now. Please try again in a minute.',
+  'busy': 'The service is receiving many photos right now. Nothing was stored. Please try again in a moment.',
+  'origin-not-allowed': 'This page may not send photos to this service. Open the service\'s own page and try again.',
   'queue-unavailable': 'The service cannot take new photos right now. Nothing was stored. Please try again in a moment.',
   'store-unavailable': 'The service is temporarily unavailable. Please try again in a moment.',
   'blob-unavailable': 'The service cannot store photos right now. Please try again in a moment.',
@@ -31,7 +34,7 @@ export const ERROR_MESSAGES = {
 
 /** Codes worth retrying with the same photo and options, as they are. */
 export const RETRYABLE = new Set([
-  'backlog-full', 'queue-unavailable', 'store-unavailable', 'blob-unavailable',
+  'backlog-full', 'busy', 'upload-timeout', 'queue-unavailable', 'store-unavailable', 'blob-unavailable',
   'model-failed', 'gave-up', 'internal', 'network', 'unexpected', 'not-ready',
 ]);
 

@@ -94,8 +94,11 @@ class Stack:
             log = open(self.log_dir / f"{role.name}.log", "ab")
             log.write(f"--- {time.strftime('%H:%M:%S')} start, generation {role.generation}\n".encode())
             log.flush()
+            # An API's metrics listener gets a port of its own: two APIs run side by side,
+            # and the default 127.0.0.1:9464 is one port for both.
+            metrics = ["--metrics-listen", "127.0.0.1:0"] if role.kind == "api" else []
             role.process = subprocess.Popen(
-                [str(self.binary), role.kind, "--listen", f"127.0.0.1:{role.port}", *role.extra],
+                [str(self.binary), role.kind, "--listen", f"127.0.0.1:{role.port}", *metrics, *role.extra],
                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
             )
             log.close()

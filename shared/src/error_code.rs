@@ -21,6 +21,9 @@ pub enum ErrorCode {
     InvalidOption,
     /// The upload is over the byte limit.
     TooLarge,
+    /// The upload's body did not arrive in time: it took longer than the upload timeout, or
+    /// came slower than the minimum rate. Nothing was stored.
+    UploadTimeout,
     /// The bytes are not a JPEG, PNG or WebP (detected from the content, not the name).
     UnsupportedFormat,
     /// Width, height or pixel count is over the configured limit.
@@ -40,6 +43,12 @@ pub enum ErrorCode {
     NotReady,
     /// The backlog is over its bound; retry after the `Retry-After` delay.
     BacklogFull,
+    /// The API holds as many upload bytes in memory as it may; retry after the `Retry-After`
+    /// delay. Nothing was stored.
+    Busy,
+    /// The request came from a web page of another origin, which this deployment does not
+    /// allow (`--cors-origins`).
+    OriginNotAllowed,
     /// The job queue (broker) is unreachable or did not confirm.
     QueueUnavailable,
     /// The job store (Redis) is unreachable.
@@ -62,6 +71,7 @@ impl ErrorCode {
         Self::EmptyUpload,
         Self::InvalidOption,
         Self::TooLarge,
+        Self::UploadTimeout,
         Self::UnsupportedFormat,
         Self::TooManyPixels,
         Self::CorruptImage,
@@ -71,6 +81,8 @@ impl ErrorCode {
         Self::NotFound,
         Self::NotReady,
         Self::BacklogFull,
+        Self::Busy,
+        Self::OriginNotAllowed,
         Self::QueueUnavailable,
         Self::StoreUnavailable,
         Self::BlobUnavailable,
@@ -87,6 +99,7 @@ impl ErrorCode {
             Self::EmptyUpload => "empty-upload",
             Self::InvalidOption => "invalid-option",
             Self::TooLarge => "too-large",
+            Self::UploadTimeout => "upload-timeout",
             Self::UnsupportedFormat => "unsupported-format",
             Self::TooManyPixels => "too-many-pixels",
             Self::CorruptImage => "corrupt-image",
@@ -96,6 +109,8 @@ impl ErrorCode {
             Self::NotFound => "not-found",
             Self::NotReady => "not-ready",
             Self::BacklogFull => "backlog-full",
+            Self::Busy => "busy",
+            Self::OriginNotAllowed => "origin-not-allowed",
             Self::QueueUnavailable => "queue-unavailable",
             Self::StoreUnavailable => "store-unavailable",
             Self::BlobUnavailable => "blob-unavailable",

@@ -7,9 +7,11 @@ pub mod serve;
 pub mod sweeper;
 pub mod worker;
 
-use crate::cli::{ApiArgs, ProcessorArgs, ServiceArgs};
+use crate::cli::{ApiArgs, MetricsListen, ProcessorArgs, ServiceArgs};
 use anyhow::{Context, bail};
-use facefix_api::AppState;
+use facefix_api::security::OriginPolicy;
+use facefix_api::upload::flow::UploadFlow;
+use facefix_api::{AppState, RunningServer};
 use facefix_shared::connect::{Services, redact_url};
 use facefix_shared::intake::UploadLimits;
 use facefix_shared::models::{Manifest, Offer, locate_models_dir};
@@ -107,11 +109,32 @@ pub fn api_state(services: Services, args: &ApiArgs, offer: Offer) -> AppState {
     AppState {
         services,
         limits: args.limits.clone(),
+        uploads: Arc::new(UploadFlow::new(args.uploads.clone())),
+        origins: Arc::new(OriginPolicy::new(&args.cors)),
         retention: args.retention.clone(),
         backlog: Arc::new(facefix_api::backlog::BacklogMonitor::new(
             args.backlog.clone(),
         )),
         models: Arc::new(offer.models),
         upsamplers: Arc::new(offer.upsamplers),
+    }
+}
+
+/// Starts the API's metrics listener (`--metrics-listen`), unless it is `off`.
+pub fn start_metrics(args: &ApiArgs, services: Services) -> anyhow::Result<Option<RunningServer>> {
+    let MetricsListen::At(listen) = args.metrics.metrics_listen else {
+        tracing::info!("--metrics-listen off: the API serves no metrics");
+        return Ok(None);
+    };
+    let server = facefix_api::start_metrics_server(listen, services).with_context(|| {
+        format!("cannot serve metrics on {listen} (--metrics-listen: another address, port 0 for any, or `off`)")
+    })?;
+    Ok(Some(server))
+}
+
+/// Stops the metrics listener, if one runs.
+pub async fn stop_metrics(server: Option<RunningServer>) {
+    if let Some(server) = server {
+        server.stop().await;
     }
 }

@@ -1,6 +1,8 @@
 //! `facefix serve`: API, worker and sweeper in one process (`--no-worker`: API and sweeper).
 
-use super::{api_state, connect, manifest_offer, processor, processor_offer};
+use super::{
+    api_state, connect, manifest_offer, processor, processor_offer, start_metrics, stop_metrics,
+};
 use crate::cli::ServeArgs;
 use anyhow::Context;
 use facefix_shared::retention::Sweeper;
@@ -53,12 +55,17 @@ pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result
             Worker::new(services.clone(), processor, args.worker.clone()).run(worker_stop.clone()),
         )
     });
+    let metrics = start_metrics(&args.api, services.clone())?;
     let server =
         facefix_api::start_api(args.api.listen.listen, state).context("cannot start the API")?;
+    if let Some(metrics) = &metrics {
+        println!("metrics at http://{}/metrics", metrics.addr);
+    }
     println!("facefix is running at http://{}/", server.addr);
     shutdown.cancelled().await;
     // Stop taking uploads first, then let the worker drain, then the background tasks.
     server.stop().await;
+    stop_metrics(metrics).await;
     worker_stop.cancel();
     if let Some(worker) = worker {
         match worker.await {

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 use facefix_api::backlog::{BacklogArgs, BacklogMonitor};
+use facefix_api::security::{CorsArgs, OriginPolicy};
+use facefix_api::upload::flow::{UploadFlow, UploadFlowArgs};
 use facefix_api::{AppState, RunningServer};
 use facefix_shared::config::{BlobArgs, QueueArgs, RetentionArgs, StoreArgs};
 use facefix_shared::connect::Services;
@@ -44,7 +46,9 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
+pub mod guards;
 pub mod processes;
+pub mod raw_http;
 pub mod scenarios;
 
 /// Deletes every Redis key under `prefix` (SCAN, not KEYS: the server is shared).
@@ -138,6 +142,8 @@ pub struct StackOptions {
     pub concurrency: u16,
     pub delivery_limit: u32,
     pub limits: UploadLimits,
+    pub uploads: UploadFlowArgs,
+    pub cors: CorsArgs,
     pub with_sweeper: bool,
     pub reconcile_interval: Duration,
 }
@@ -152,6 +158,8 @@ impl StackOptions {
             concurrency: 2,
             delivery_limit: 3,
             limits: UploadLimits::default(),
+            uploads: UploadFlowArgs::default(),
+            cors: CorsArgs::default(),
             with_sweeper: true,
             reconcile_interval: Duration::from_secs(1),
         }
@@ -254,6 +262,8 @@ impl Stack {
         let state = AppState {
             services: services.clone(),
             limits: options.limits.clone(),
+            uploads: Arc::new(UploadFlow::new(options.uploads.clone())),
+            origins: Arc::new(OriginPolicy::new(&options.cors)),
             retention: retention.clone(),
             backlog: Arc::new(BacklogMonitor::new(backlog)),
             models: Arc::new(Vec::new()),

@@ -91,6 +91,9 @@ pub async fn remove_service_data(env: &[(String, String)]) {
 pub struct RoleProcess {
     pub child: Child,
     pub base: String,
+    /// Where its `/metrics` is: the API's private metrics port (`api`, `serve`), or the
+    /// probe port that is `base` itself (`worker`, `sweeper`).
+    pub metrics_base: String,
 }
 
 impl RoleProcess {
@@ -99,7 +102,16 @@ impl RoleProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_facefix"));
         command
             .arg(role)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--listen", &format!("127.0.0.1:{port}")]);
+        // A port of its own rather than the default 9464, which parallel tests would share.
+        let metrics_port = if matches!(role, "api" | "serve") {
+            let metrics_port = free_port();
+            command.args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")]);
+            metrics_port
+        } else {
+            port
+        };
+        command
             .args(extra)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
@@ -110,6 +122,7 @@ impl RoleProcess {
         RoleProcess {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            metrics_base: format!("http://127.0.0.1:{metrics_port}"),
         }
     }
 

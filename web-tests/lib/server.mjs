@@ -33,7 +33,9 @@ export async function startServer({ args = [], env = {} } = {}) {
   Object.assign(childEnv, env);
   const child = spawn(
     binary(),
-    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args],
+    // Port 0 for the metrics listener too: servers run side by side, and the default 9464
+    // is one port for all of them.
+    ['serve', '--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--data-dir', dataDir, ...args],
     { cwd: REPO, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';

@@ -65,8 +65,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     readiness_response(check_services(&state.services).await)
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+/// Prometheus metrics, on the probe server only (never on the API's public port).
 pub async fn metrics_text() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -47,11 +47,13 @@ use futures_util::StreamExt;
     responses(
         (status = 202, description = "Accepted; Location points at the job", body = JobView),
         (status = 400, description = "Malformed request or option", body = ErrorBody),
+        (status = 403, description = "Sent by a page of another origin (origin-not-allowed; see --cors-origins)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within the upload timeout, or came slower than the minimum rate (upload-timeout); nothing was stored", body = ErrorBody),
         (status = 413, description = "Over the byte limit", body = ErrorBody),
         (status = 415, description = "Not JPEG, PNG or WebP", body = ErrorBody),
         (status = 422, description = "Corrupt, over the pixel limits, or over the background upsampler's limit", body = ErrorBody),
         (status = 429, description = "Backlog full; see Retry-After", body = ErrorBody),
-        (status = 503, description = "A dependency is down; nothing was stored", body = ErrorBody),
+        (status = 503, description = "A dependency is down, or the server holds as many uploads as it may (busy); see Retry-After; nothing was stored", body = ErrorBody),
     )
 )]
 pub async fn create_job(
@@ -74,8 +76,16 @@ async fn accept_upload(
     request: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let admission = submit::admit(&state.backlog)?;
-    let upload = read_upload(request, payload, state.limits.max_upload_bytes).await?;
+    // A full backlog refuses before a byte is read; the slot itself is taken only once the
+    // body is in, so a slow sender never holds one.
+    submit::check_room(&state.backlog)?;
+    let upload = read_upload(
+        request,
+        payload,
+        state.limits.max_upload_bytes,
+        &state.uploads,
+    )
+    .await?;
     check_model(state, &upload.params)?;
     let probed = probe(&upload.image, &state.limits)?;
     check_bg_upsampler(&state.upsamplers, &upload.params, &probed)?;
@@ -91,7 +101,10 @@ async fn accept_upload(
         input,
         image: upload.image,
     };
+    let admission = submit::admit(&state.backlog)?;
     let record = submit::submit(&state.services, &state.retention, admission, job).await?;
+    // The image's memory is given back only now: it was held until stored.
+    drop(upload.claim);
     let location = format!("/v1/jobs/{}", record.id);
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, location))

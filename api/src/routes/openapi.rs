@@ -28,7 +28,6 @@ use utoipa::OpenApi;
         models::list_models,
         health::healthz,
         health::readyz,
-        health::metrics_text,
     ),
     components(schemas(
         JobView, JobLinks, JobRecord, JobState, JobParams, JobFailure, ImageInfo, ImageFormat, StageTimings, Stage,
@@ -37,7 +36,7 @@ use utoipa::OpenApi;
     tags(
         (name = "jobs", description = "Restoration jobs"),
         (name = "models", description = "Available restorers"),
-        (name = "operations", description = "Health and metrics"),
+        (name = "operations", description = "Health (Prometheus metrics are on the private metrics port, `--metrics-listen`)"),
     )
 )]
 pub struct ApiDoc;

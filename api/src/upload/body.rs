@@ -1,6 +1,8 @@
 //! Reads an upload (multipart field `image`, or a raw `image/*` body) within the byte
-//! limit, without ever buffering more than the limit.
+//! limit, without ever buffering more than the limit, within the upload's [`Pace`], and
+//! holding its bytes against the process's upload budget ([`BufferClaim`]).
 
+use super::flow::{BufferClaim, Pace, UploadFlow};
 use super::options::{apply_option, apply_query};
 use crate::error::ApiError;
 use actix_multipart::Multipart;
@@ -9,7 +11,7 @@ use actix_web::{HttpRequest, web};
 use bytes::{Bytes, BytesMut};
 use facefix_shared::ErrorCode;
 use facefix_shared::job::JobParams;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 
 /// Multipart framing and option fields add a little to the image itself.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -20,6 +22,14 @@ const MAX_OPTION_BYTES: usize = 1024;
 pub struct Upload {
     pub image: Bytes,
     pub params: JobParams,
+    /// The memory the image holds against the budget: keep it as long as the bytes.
+    pub claim: BufferClaim,
+}
+
+/// What reading one body needs besides the stream: its clock and its memory claim.
+struct Reader {
+    pace: Pace,
+    claim: BufferClaim,
 }
 
 fn too_large(limit: u64) -> ApiError {
@@ -32,27 +42,32 @@ fn too_large(limit: u64) -> ApiError {
     )
 }
 
-/// Reads a stream of chunks into memory, failing as soon as it passes `limit` bytes.
+/// Reads a stream of chunks into memory, failing as soon as it passes `limit` bytes, comes
+/// late, or needs more memory than the budget has left.
 async fn read_limited<S, E>(
     mut stream: S,
     limit: u64,
     over_limit: impl Fn() -> ApiError,
+    reader: &mut Reader,
 ) -> Result<Bytes, ApiError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     let mut buffer = BytesMut::new();
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = reader.pace.next(&mut stream).await? {
         let chunk = chunk.map_err(|e| {
             ApiError::new(
                 ErrorCode::BadRequest,
                 format!("the upload was interrupted: {e}"),
             )
         })?;
-        if buffer.len() as u64 + chunk.len() as u64 > limit {
+        reader.pace.received(chunk.len());
+        let total = buffer.len() as u64 + chunk.len() as u64;
+        if total > limit {
             return Err(over_limit());
         }
+        reader.claim.grow_to(total)?;
         buffer.extend_from_slice(&chunk);
     }
     Ok(buffer.freeze())
@@ -81,6 +96,7 @@ pub async fn read_upload(
     request: &HttpRequest,
     payload: web::Payload,
     limit: u64,
+    flow: &UploadFlow,
 ) -> Result<Upload, ApiError> {
     let multipart = is_multipart(request);
     let allowance = if multipart {
@@ -89,22 +105,33 @@ pub async fn read_upload(
         limit
     };
     // Refuse a declared oversize body at once, before reading a byte of it.
-    if declared_length(request).is_some_and(|length| length > allowance) {
+    let declared = declared_length(request);
+    if declared.is_some_and(|length| length > allowance) {
         return Err(too_large(limit));
     }
     let mut params = JobParams::default();
     apply_query(&mut params, request.query_string())?;
+    // A declared length is claimed whole, so an upload that cannot fit is refused before
+    // its body is read; an undeclared one claims memory as its bytes arrive.
+    let mut reader = Reader {
+        claim: flow.claim(declared)?,
+        pace: flow.pace(),
+    };
     if multipart {
-        read_multipart(request, payload, limit, params).await
+        read_multipart(request, payload, limit, params, reader).await
     } else {
-        let image = read_limited(payload, limit, || too_large(limit)).await?;
+        let image = read_limited(payload, limit, || too_large(limit), &mut reader).await?;
         if image.is_empty() {
             return Err(ApiError::new(
                 ErrorCode::MissingImage,
                 "no image: send multipart/form-data with an `image` field, or the image itself as the body",
             ));
         }
-        Ok(Upload { image, params })
+        Ok(Upload {
+            image,
+            params,
+            claim: reader.claim,
+        })
     }
 }
 
@@ -113,10 +140,11 @@ async fn read_multipart(
     payload: web::Payload,
     limit: u64,
     mut params: JobParams,
+    mut reader: Reader,
 ) -> Result<Upload, ApiError> {
     let mut form = Multipart::new(request.headers(), payload);
     let mut image = None;
-    while let Some(field) = form.next().await {
+    while let Some(field) = reader.pace.next(&mut form).await? {
         let field = field.map_err(|e| {
             ApiError::new(
                 ErrorCode::BadRequest,
@@ -131,15 +159,15 @@ async fn read_multipart(
                     "send one `image` field per job",
                 ));
             }
-            image = Some(read_limited(field, limit, || too_large(limit)).await?);
+            image = Some(read_limited(field, limit, || too_large(limit), &mut reader).await?);
         } else {
-            let value = read_limited(field, MAX_OPTION_BYTES as u64, || {
+            let too_long = || {
                 ApiError::new(
                     ErrorCode::InvalidOption,
                     format!("option `{name}` is too long"),
                 )
-            })
-            .await?;
+            };
+            let value = read_limited(field, MAX_OPTION_BYTES as u64, too_long, &mut reader).await?;
             let value = std::str::from_utf8(&value).map_err(|_| {
                 ApiError::new(
                     ErrorCode::InvalidOption,
@@ -155,5 +183,9 @@ async fn read_multipart(
             "the multipart body has no `image` field",
         )
     })?;
-    Ok(Upload { image, params })
+    Ok(Upload {
+        image,
+        params,
+        claim: reader.claim,
+    })
 }

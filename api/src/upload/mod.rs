@@ -1,7 +1,9 @@
 //! Everything about an upload before it is stored: reading the body within the byte
-//! limit, parsing options, and checking the image from its header.
+//! limit, the deadline and the process's memory budget, parsing options, and checking the
+//! image from its header.
 
 pub mod body;
+pub mod flow;
 pub mod options;
 pub mod probe;
 pub mod upsampler;

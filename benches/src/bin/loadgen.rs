@@ -7,7 +7,7 @@
 //! 4. end-to-end job latency (upload until `succeeded`).
 //!
 //! It prints the upload rate as a ratio of the baseline, plus the API's resident memory
-//! (from its `/metrics`).
+//! (from its `/metrics`, on the API's private metrics port).
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
@@ -28,6 +28,9 @@ struct Args {
     /// Base URL of the API under test.
     #[arg(long, env = "LOADGEN_API", default_value = "http://127.0.0.1:8080")]
     api: String,
+    /// Base URL of the API's metrics listener (its `--metrics-listen`), for its memory.
+    #[arg(long, env = "LOADGEN_METRICS", default_value = "http://127.0.0.1:9464")]
+    metrics: String,
     /// Image to upload (about 400 KB is the reference point; the default is relative to the
     /// repository root, where benches/load.sh runs).
     #[arg(
@@ -162,9 +165,9 @@ async fn upload(client: &reqwest::Client, api: &str, image: &Bytes) -> Option<St
     body["id"].as_str().map(str::to_string)
 }
 
-async fn api_rss_mb(client: &reqwest::Client, api: &str) -> Option<f64> {
+async fn api_rss_mb(client: &reqwest::Client, metrics: &str) -> Option<f64> {
     let text = client
-        .get(format!("{api}/metrics"))
+        .get(format!("{}/metrics", metrics.trim_end_matches('/')))
         .send()
         .await
         .ok()?
@@ -330,7 +333,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     polls.print();
-    let rss = api_rss_mb(&client, &api).await;
+    let rss = api_rss_mb(&client, &args.metrics).await;
 
     end_to_end(&client, &api, &image, args.e2e_jobs).await?;
 
