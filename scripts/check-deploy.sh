@@ -1948,7 +1948,7 @@ done
 [[ -x "$HADOLINT" ]] || record WARN "hadolint" "not installable here; the built-in rules ran instead"
 dockerignore_ok() {
     local p
-    for p in "**/target" ".git" "**/.env" "models/*.onnx"; do
+    for p in "**/target" ".git" "**/.env" "models/**/*.onnx"; do
         grep -qxF "$p" .dockerignore || { echo "missing: $p"; return 1; }
     done
 }
