@@ -27,8 +27,10 @@ impl std::fmt::Debug for WebhookSecret {
     }
 }
 
+/// An empty value is accepted and means "no secret", so that a compose file can pass an
+/// unset variable through as `FACEFIX_WEBHOOK_SECRET=`.
 fn parse_secret(value: &str) -> Result<WebhookSecret, String> {
-    if value.len() < 16 {
+    if !value.is_empty() && value.len() < 16 {
         return Err("the webhook secret must be at least 16 characters".to_string());
     }
     Ok(WebhookSecret::new(value))
@@ -37,7 +39,7 @@ fn parse_secret(value: &str) -> Result<WebhookSecret, String> {
 #[derive(Debug, Clone, Args)]
 pub struct WebhookArgs {
     /// Secret that signs webhook calls (HMAC-SHA256, header Facefix-Webhook-Signature);
-    /// at least 16 characters. Unset: jobs cannot ask for webhooks. Give the API and the
+    /// at least 16 characters. Unset or empty: jobs cannot ask for webhooks. Give the API and the
     /// workers the same value.
     #[arg(long, env = "FACEFIX_WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub webhook_secret: Option<WebhookSecret>,
@@ -79,6 +81,13 @@ impl Default for WebhookArgs {
 }
 
 impl WebhookArgs {
+    /// The signing secret, unless unset or empty (then webhooks are off).
+    pub fn secret(&self) -> Option<&WebhookSecret> {
+        self.webhook_secret
+            .as_ref()
+            .filter(|secret| !secret.0.is_empty())
+    }
+
     pub fn address_policy(&self) -> AddressPolicy {
         AddressPolicy {
             allow: self.webhook_allow_hosts.clone(),
@@ -122,5 +131,7 @@ mod tests {
         let shown = format!("{:?}", parsed.webhooks);
         assert!(!shown.contains("0123456789abcdef"), "{shown}");
         assert!(Probe::try_parse_from(["probe", "--webhook-secret", "short"]).is_err());
+        let empty = Probe::try_parse_from(["probe", "--webhook-secret", ""]).expect("empty");
+        assert!(empty.webhooks.secret().is_none(), "empty means off");
     }
 }

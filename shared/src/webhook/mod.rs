@@ -29,7 +29,7 @@ pub enum WebhookUrlError {
 /// a host, no credentials. Where it points is checked at delivery, when its name is
 /// resolved.
 pub fn check_url(raw: &str, args: &WebhookArgs) -> Result<url::Url, WebhookUrlError> {
-    if args.webhook_secret.is_none() {
+    if args.secret().is_none() {
         return Err(WebhookUrlError::Disabled);
     }
     let url = url::Url::parse(raw).map_err(|_| WebhookUrlError::Malformed)?;

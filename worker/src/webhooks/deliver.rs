@@ -60,7 +60,7 @@ pub(super) async fn in_order(
 /// Returns the outcome label.
 async fn deliver(webhooks: &Webhooks, target: &Target, call: Call, host: &str) -> &'static str {
     let args = &webhooks.args;
-    let Some(secret) = &args.webhook_secret else {
+    let Some(secret) = args.secret() else {
         return REFUSED;
     };
     let event = call.event.as_str();

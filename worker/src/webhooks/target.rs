@@ -3,19 +3,18 @@
 //! DNS answer that changes between the check and the connect (rebinding) cannot send the
 //! call somewhere else.
 
-use facefix_shared::webhook::{AddressPolicy, WebhookArgs};
+use facefix_shared::webhook::{AddressPolicy, WebhookArgs, WebhookUrlError, check_url};
 use std::net::SocketAddr;
 use url::{Host, Url};
 
 /// Why a call was refused before any connection.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Refusal {
-    #[error("the URL is malformed")]
+    /// The URL passed the API's check under another policy (or before a change of it).
+    #[error(transparent)]
+    Policy(#[from] WebhookUrlError),
+    #[error("the URL has no port, or the HTTP client cannot be built")]
     Malformed,
-    #[error("no webhook secret is configured")]
-    NoSecret,
-    #[error("plain http is not allowed")]
-    PlainHttp,
     #[error("the host does not resolve: {0}")]
     Unresolved(std::io::Error),
     #[error("the host resolves to {0}, a loopback, private or link-local address not allow-listed")]
@@ -35,16 +34,7 @@ pub(crate) async fn checked_target(
     args: &WebhookArgs,
     policy: &AddressPolicy,
 ) -> Result<Target, Refusal> {
-    if args.webhook_secret.is_none() {
-        return Err(Refusal::NoSecret);
-    }
-    let url = Url::parse(raw).map_err(|_| Refusal::Malformed)?;
-    match url.scheme() {
-        "https" => {}
-        "http" if args.webhook_allow_http => {}
-        "http" => return Err(Refusal::PlainHttp),
-        _ => return Err(Refusal::Malformed),
-    }
+    let url = check_url(raw, args)?;
     let port = url.port_or_known_default().ok_or(Refusal::Malformed)?;
     let host = url.host().ok_or(Refusal::Malformed)?.to_owned();
     let (name, addresses): (String, Vec<SocketAddr>) = match &host {
