@@ -19,6 +19,7 @@ const SECRET: &str = "test-webhook-secret-0123456789";
 #[derive(Debug, Clone)]
 struct Received {
     event: String,
+    stage: String,
     id: String,
     timestamp: String,
     signature: String,
@@ -55,6 +56,7 @@ impl Receiver {
                         let mut calls = seen.lock().expect("calls");
                         calls.push(Received {
                             event: header(&request, "Facefix-Webhook-Event"),
+                            stage: header(&request, "Facefix-Webhook-Stage"),
                             id: header(&request, "Facefix-Webhook-Id"),
                             timestamp: header(&request, "Facefix-Webhook-Timestamp"),
                             signature: header(&request, "Facefix-Webhook-Signature"),
@@ -185,6 +187,29 @@ async fn events_arrive_in_order_signed_with_the_jobs_status() {
     assert_eq!(completed, status);
     assert_eq!(completed["params"]["webhook"], receiver.url().as_str());
     assert_ne!(calls[0].id, calls[1].id, "each call has its own id");
+    stack.shutdown().await;
+    receiver.handle.stop(false).await;
+}
+
+#[tokio::test]
+async fn stage_calls_name_their_stage_in_pipeline_order() {
+    let receiver = Receiver::start(0);
+    let stack = stack(policy(&["127.0.0.1"])).await;
+    let id = upload(&stack, &query(&receiver.url(), "stage")).await;
+    let done = stack.wait_final(&id, Duration::from_secs(30)).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    // The worker itself enters `fetch` and `store`; the processor's stages fall between.
+    receiver.wait_for(2).await;
+    // Let any later stage call arrive before reading them all.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let calls = receiver.calls();
+    assert!(calls.iter().all(|c| c.event == "stage"), "{calls:?}");
+    let stages: Vec<&str> = calls.iter().map(|c| c.stage.as_str()).collect();
+    assert_eq!(stages.first(), Some(&"fetch"), "{stages:?}");
+    assert_eq!(stages.last(), Some(&"store"), "{stages:?}");
+    for call in &calls {
+        verify(call);
+    }
     stack.shutdown().await;
     receiver.handle.stop(false).await;
 }
