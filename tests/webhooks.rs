@@ -139,6 +139,15 @@ async fn upload(stack: &Stack, query: &str) -> String {
     body["id"].as_str().expect("id").to_string()
 }
 
+/// Uploads the photo with `query` and waits for the job to succeed: a webhook never
+/// holds up or fails its job. Returns the id and the final status.
+async fn run_job(stack: &Stack, query: &str) -> (String, Value) {
+    let id = upload(stack, query).await;
+    let done = stack.wait_final(&id, Duration::from_secs(30)).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    (id, done)
+}
+
 fn query(url: &str, events: &str) -> String {
     let encoded: String = serde_urlencoded::to_string([("webhook", url)]).expect("encode");
     format!("?upscale=1&{encoded}&webhook_events={events}")
@@ -162,9 +171,7 @@ fn verify(call: &Received) {
 async fn events_arrive_in_order_signed_with_the_jobs_status() {
     let receiver = Receiver::start(0);
     let stack = stack(policy(&["127.0.0.1"])).await;
-    let id = upload(&stack, &query(&receiver.url(), "started,completed")).await;
-    let done = stack.wait_final(&id, Duration::from_secs(30)).await;
-    assert_eq!(done["state"], "succeeded", "{done}");
+    let (id, done) = run_job(&stack, &query(&receiver.url(), "started,completed")).await;
 
     let calls = receiver.wait_for(2).await;
     assert_eq!(
@@ -195,9 +202,7 @@ async fn events_arrive_in_order_signed_with_the_jobs_status() {
 async fn stage_calls_name_their_stage_in_pipeline_order() {
     let receiver = Receiver::start(0);
     let stack = stack(policy(&["127.0.0.1"])).await;
-    let id = upload(&stack, &query(&receiver.url(), "stage")).await;
-    let done = stack.wait_final(&id, Duration::from_secs(30)).await;
-    assert_eq!(done["state"], "succeeded", "{done}");
+    run_job(&stack, &query(&receiver.url(), "stage")).await;
     // The worker itself enters `fetch` and `store`; the processor's stages fall between.
     receiver.wait_for(2).await;
     // Let any later stage call arrive before reading them all.
@@ -218,9 +223,7 @@ async fn stage_calls_name_their_stage_in_pipeline_order() {
 async fn a_failing_receiver_gets_the_call_again() {
     let receiver = Receiver::start(2);
     let stack = stack(policy(&["127.0.0.0/8"])).await;
-    let id = upload(&stack, &query(&receiver.url(), "completed")).await;
-    let done = stack.wait_final(&id, Duration::from_secs(30)).await;
-    assert_eq!(done["state"], "succeeded", "{done}");
+    run_job(&stack, &query(&receiver.url(), "completed")).await;
     let calls = receiver.wait_for(3).await;
     assert!(calls.iter().all(|c| c.event == "completed"));
     assert!(
@@ -243,9 +246,7 @@ async fn an_address_not_allow_listed_is_refused_and_the_job_still_succeeds() {
     let receiver = Receiver::start(0);
     let stack = stack(policy(&["10.0.0.0/8"])).await;
     let refused_before = deliveries("completed", "refused");
-    let id = upload(&stack, &query(&receiver.url(), "started,completed")).await;
-    let done = stack.wait_final(&id, Duration::from_secs(30)).await;
-    assert_eq!(done["state"], "succeeded", "{done}");
+    run_job(&stack, &query(&receiver.url(), "started,completed")).await;
     for _ in 0..100 {
         if deliveries("completed", "refused") > refused_before {
             break;
