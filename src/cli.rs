@@ -11,6 +11,7 @@ use facefix_shared::config::{
 };
 use facefix_shared::intake::{ImageLimits, UploadLimits};
 use facefix_shared::job::MAX_UPSCALE;
+use facefix_shared::webhook::WebhookArgs;
 use facefix_worker::WorkerArgs;
 use facefix_worker::pipeline::ModelArgs;
 use std::net::SocketAddr;
@@ -72,6 +73,8 @@ pub struct ApiArgs {
     pub cors: CorsArgs,
     #[command(flatten)]
     pub metrics: MetricsListenArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 /// Where the API serves `/metrics`: a port of its own, so that the public one (uploads,
@@ -163,6 +166,8 @@ pub struct WorkerRoleArgs {
     pub services: ServiceArgs,
     #[command(flatten)]
     pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     #[command(flatten)]
     pub models: ProcessorArgs,
     #[command(flatten)]

@@ -7,6 +7,7 @@ use facefix_shared::config::RetentionArgs;
 use facefix_shared::connect::Services;
 use facefix_shared::intake::UploadLimits;
 use facefix_shared::models::{ModelInfo, UpsamplerInfo};
+use facefix_shared::webhook::WebhookArgs;
 use std::sync::Arc;
 
 /// Shared, immutable after start (the backlog monitor updates itself).
@@ -25,4 +26,6 @@ pub struct AppState {
     /// Background upsamplers clients may ask for (`bg_upsampler`), with their limits;
     /// empty means "any name is passed to the worker".
     pub upsamplers: Arc<Vec<UpsamplerInfo>>,
+    /// The webhook policy a job's `webhook` must pass.
+    pub webhooks: Arc<WebhookArgs>,
 }

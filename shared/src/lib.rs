@@ -20,5 +20,6 @@ pub mod retention;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod webhook;
 
 pub use error_code::ErrorCode;

@@ -52,6 +52,9 @@ pub struct Metrics {
     pub reconcile_last_success_timestamp_seconds: Gauge,
     pub sweeper_last_success_timestamp_seconds: Gauge,
     pub sweeper_schedule_errors_total: IntCounter,
+    pub webhook_deliveries_total: IntCounterVec,
+    pub webhook_attempts_total: IntCounterVec,
+    pub webhook_delivery_duration_seconds: HistogramVec,
 }
 
 /// Registers a freshly built metric; a failure is a programming error caught by the tests.
@@ -270,6 +273,27 @@ impl Metrics {
                     "facefix_sweeper_schedule_errors_total",
                     "Sweeps that could not read the purge schedule (the store is unreachable).",
                 ),
+            ),
+            webhook_deliveries_total: counter(
+                &registry,
+                "facefix_webhook_deliveries_total",
+                "Webhook calls by event and outcome (delivered; failed = retries spent or refused \
+                 by the receiver; refused = the address check or a missing secret stopped it; \
+                 dropped = the worker's webhook queue was full).",
+                &["event", "outcome"],
+            ),
+            webhook_attempts_total: counter(
+                &registry,
+                "facefix_webhook_attempts_total",
+                "HTTP requests made for webhook calls, retries included, by event.",
+                &["event"],
+            ),
+            webhook_delivery_duration_seconds: histogram(
+                &registry,
+                "facefix_webhook_delivery_duration_seconds",
+                "From a webhook call being queued to its last try, by outcome.",
+                &["outcome"],
+                STAGE_BUCKETS,
             ),
             registry,
         }

@@ -117,6 +117,7 @@ pub fn api_state(services: Services, args: &ApiArgs, offer: Offer) -> AppState {
         )),
         models: Arc::new(offer.models),
         upsamplers: Arc::new(offer.upsamplers),
+        webhooks: Arc::new(args.webhooks.clone()),
     }
 }
 

@@ -52,7 +52,13 @@ pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result
     let worker_stop = CancellationToken::new();
     let worker = processor.map(|processor| {
         tokio::spawn(
-            Worker::new(services.clone(), processor, args.worker.clone()).run(worker_stop.clone()),
+            Worker::with_webhooks(
+                services.clone(),
+                processor,
+                args.worker.clone(),
+                args.api.webhooks.clone(),
+            )
+            .run(worker_stop.clone()),
         )
     });
     let metrics = start_metrics(&args.api, services.clone())?;

@@ -70,7 +70,7 @@ pub async fn run(args: WorkerRoleArgs, shutdown: CancellationToken) -> anyhow::R
         .context("cannot start the probe server")?;
     let processor = processor(&args.models, &args.limits).await?;
     readiness.models.set();
-    let worker = Worker::new(services, processor, args.worker);
+    let worker = Worker::with_webhooks(services, processor, args.worker, args.webhooks);
     readiness.consuming.store(true, Ordering::Relaxed);
     let stop = shutdown.clone();
     let watcher = tokio::spawn({

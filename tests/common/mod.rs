@@ -14,6 +14,7 @@ use facefix_shared::ports::BlobStore;
 use facefix_shared::ports::blob::list_all;
 use facefix_shared::queue::AmqpQueue;
 use facefix_shared::retention::Sweeper;
+use facefix_shared::webhook::WebhookArgs;
 use facefix_worker::processors::ImageProcessor;
 use facefix_worker::processors::PassThrough;
 use facefix_worker::{Worker, WorkerArgs};
@@ -146,6 +147,8 @@ pub struct StackOptions {
     pub cors: CorsArgs,
     pub with_sweeper: bool,
     pub reconcile_interval: Duration,
+    /// The webhook policy of the API and the worker.
+    pub webhooks: WebhookArgs,
 }
 
 impl StackOptions {
@@ -162,6 +165,7 @@ impl StackOptions {
             cors: CorsArgs::default(),
             with_sweeper: true,
             reconcile_interval: Duration::from_secs(1),
+            webhooks: WebhookArgs::default(),
         }
     }
 
@@ -268,6 +272,7 @@ impl Stack {
             backlog: Arc::new(BacklogMonitor::new(backlog)),
             models: Arc::new(Vec::new()),
             upsamplers: Arc::new(Vec::new()),
+            webhooks: Arc::new(options.webhooks.clone()),
         };
         let stop = CancellationToken::new();
         let mut tasks = vec![tokio::spawn(
@@ -286,7 +291,8 @@ impl Stack {
                 worker_id: Some("test-worker".to_string()),
                 retry_backoff: Duration::from_millis(50),
             };
-            let worker = Worker::new(services.clone(), processor, args);
+            let worker =
+                Worker::with_webhooks(services.clone(), processor, args, options.webhooks.clone());
             let stop = stop.clone();
             tasks.push(tokio::spawn(async move {
                 worker.run(stop).await.expect("worker runs");

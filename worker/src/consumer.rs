@@ -7,6 +7,7 @@ use crate::processors::ImageProcessor;
 use crate::worker_args::WorkerArgs;
 use facefix_shared::connect::Services;
 use facefix_shared::ports::QueueError;
+use facefix_shared::webhook::WebhookArgs;
 use futures_util::StreamExt;
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -21,10 +22,21 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker that sends no webhooks (a job asking for one has its calls refused).
     pub fn new(
         services: Services,
         processor: Arc<dyn ImageProcessor>,
         args: WorkerArgs,
+    ) -> Arc<Self> {
+        Self::with_webhooks(services, processor, args, WebhookArgs::default())
+    }
+
+    /// A worker that calls jobs' webhooks under the operator's `webhooks` settings.
+    pub fn with_webhooks(
+        services: Services,
+        processor: Arc<dyn ImageProcessor>,
+        args: WorkerArgs,
+        webhooks: WebhookArgs,
     ) -> Arc<Self> {
         let worker_id = args.resolved_worker_id();
         let handler = Arc::new(JobHandler::new(
@@ -32,6 +44,7 @@ impl Worker {
             processor,
             args.clone(),
             worker_id.clone(),
+            webhooks,
         ));
         Arc::new(Self {
             services,

@@ -19,6 +19,7 @@ mod tests;
 
 use crate::job_metrics::record_finished;
 use crate::processors::{ImageProcessor, ProcessError, Processed, StageObserver};
+use crate::webhooks::{JobWebhook, Webhooks};
 use crate::worker_args::WorkerArgs;
 use bytes::Bytes;
 use chrono::Utc;
@@ -31,6 +32,7 @@ use facefix_shared::ports::blob::get_or_legacy;
 use facefix_shared::ports::{BlobKey, Delivery, JobObjects, Transition};
 use facefix_shared::telemetry::continue_trace;
 use facefix_shared::time::elapsed_ms;
+use facefix_shared::webhook::{WebhookArgs, WebhookEvent};
 use futures_util::FutureExt;
 use progress::StagePublisher;
 use std::panic::AssertUnwindSafe;
@@ -97,6 +99,7 @@ pub(crate) struct JobHandler {
     processor: Arc<dyn ImageProcessor>,
     args: WorkerArgs,
     worker_id: String,
+    webhooks: Arc<Webhooks>,
 }
 
 impl JobHandler {
@@ -105,6 +108,7 @@ impl JobHandler {
         processor: Arc<dyn ImageProcessor>,
         args: WorkerArgs,
         worker_id: String,
+        webhooks: WebhookArgs,
     ) -> Self {
         RetryReason::export_all();
         Self {
@@ -112,6 +116,7 @@ impl JobHandler {
             processor,
             args,
             worker_id,
+            webhooks: Webhooks::new(webhooks),
         }
     }
 
@@ -259,20 +264,31 @@ impl JobHandler {
             }
         }
         let job = running.insert(start.into_next());
-        match self.run(job, started).await {
-            Ok(update) => self.finish(update).await,
+        // Calls go out on their own task: the job never waits for its webhook.
+        let webhook = self.webhooks.for_job(job);
+        if let Some(webhook) = &webhook {
+            webhook.notify(WebhookEvent::Started, job, None);
+        }
+        match self.run(job, started, webhook.as_ref()).await {
+            Ok(update) => self.finish(update, webhook.as_ref()).await,
             Err(outcome) => outcome,
         }
     }
 
     /// Runs a started job to the update that ends it (succeed or fail), or to what to do
     /// with the message when it cannot end now.
-    async fn run(&self, job: &JobRecord, started: Instant) -> Result<GuardedUpdate, Outcome> {
+    async fn run(
+        &self,
+        job: &JobRecord,
+        started: Instant,
+        webhook: Option<&JobWebhook>,
+    ) -> Result<GuardedUpdate, Outcome> {
         let objects = JobObjects::of(job);
         let observer: Arc<dyn StageObserver> = Arc::new(StagePublisher {
             store: self.services.store.clone(),
             job_id: job.id,
             runtime: tokio::runtime::Handle::current(),
+            webhook: webhook.map(|webhook| (webhook.clone(), job.clone())),
         });
         observer.entered(Stage::Fetch);
         let fetch_start = Instant::now();
@@ -351,7 +367,7 @@ impl JobHandler {
     }
 
     /// Records the final state `update` carries (succeeded or failed).
-    async fn finish(&self, update: GuardedUpdate) -> Outcome {
+    async fn finish(&self, update: GuardedUpdate, webhook: Option<&JobWebhook>) -> Outcome {
         let job = update.next();
         // Only a success stored a result object, under this attempt's name.
         let result = job
@@ -361,6 +377,9 @@ impl JobHandler {
         match self.services.store.transition(&update).await {
             Ok(Transition::Applied) => {
                 record_finished(job);
+                if let Some(webhook) = webhook {
+                    webhook.notify(WebhookEvent::Completed, job, None);
+                }
                 tracing::info!(
                     state = %job.state,
                     faces = job.faces_restored,

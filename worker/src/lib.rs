@@ -6,6 +6,7 @@ mod handler;
 mod job_metrics;
 pub mod pipeline;
 pub mod processors;
+mod webhooks;
 pub mod worker_args;
 
 pub use consumer::Worker;

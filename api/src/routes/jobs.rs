@@ -7,6 +7,7 @@ use crate::submit::{self, NewJob, SubmitError};
 use crate::upload::body::read_upload;
 use crate::upload::probe::probe;
 use crate::upload::upsampler::check_bg_upsampler;
+use crate::upload::webhook::check_webhook;
 use crate::views::JobView;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -34,6 +35,8 @@ use futures_util::StreamExt;
         ("fidelity" = Option<f32>, Query, description = "0–1, for models that take it"),
         ("format" = Option<String>, Query, description = "png, jpeg or webp (default: as the input)"),
         ("bg_upsampler" = Option<String>, Query, description = "none (Lanczos, the default) or a background upsampler from GET /v1/models (e.g. realesrgan); refused with upsampler-too-large over its max_pixels"),
+        ("webhook" = Option<String>, Query, description = "URL called (POST, signed: see the README) with the job's status JSON on the events in webhook_events; https unless the deployment allows http"),
+        ("webhook_events" = Option<String>, Query, description = "Comma list of started, stage, completed (default: completed)"),
     ),
     request_body(
         description = "multipart/form-data with an `image` field (options may be further fields), or the raw image with Content-Type image/*",
@@ -87,6 +90,7 @@ async fn accept_upload(
     )
     .await?;
     check_model(state, &upload.params)?;
+    check_webhook(&state.webhooks, &upload.params)?;
     let probed = probe(&upload.image, &state.limits)?;
     check_bg_upsampler(&state.upsamplers, &upload.params, &probed)?;
     let input = ImageInfo {

@@ -7,3 +7,4 @@ pub mod flow;
 pub mod options;
 pub mod probe;
 pub mod upsampler;
+pub mod webhook;

@@ -3,6 +3,10 @@
 use crate::error::ApiError;
 use facefix_shared::ErrorCode;
 use facefix_shared::job::{ImageFormat, JobParams, MAX_UPSCALE};
+use facefix_shared::webhook::parse_events;
+
+/// Longer webhook URLs are refused: a real one is far shorter.
+const MAX_WEBHOOK_URL: usize = 2048;
 
 /// The option names a client may send (multipart fields or query parameters).
 pub const OPTION_NAMES: &[&str] = &[
@@ -13,6 +17,8 @@ pub const OPTION_NAMES: &[&str] = &[
     "fidelity",
     "format",
     "bg_upsampler",
+    "webhook",
+    "webhook_events",
 ];
 
 fn invalid(name: &str, message: impl std::fmt::Display) -> ApiError {
@@ -84,6 +90,20 @@ pub fn apply_option(params: &mut JobParams, name: &str, value: &str) -> Result<(
                 .ok_or_else(|| invalid(name, "expected png, jpeg or webp"))?;
             params.format = Some(format);
         }
+        // The policy (https, a configured secret) is checked with the deployment's settings
+        // once all options are in: `upload::webhook`.
+        "webhook" => {
+            if value.is_empty() || value.len() > MAX_WEBHOOK_URL {
+                return Err(invalid(
+                    name,
+                    format!("expected a URL of at most {MAX_WEBHOOK_URL} bytes"),
+                ));
+            }
+            params.webhook = Some(value.to_string());
+        }
+        "webhook_events" => {
+            params.webhook_events = parse_events(value).map_err(|e| invalid(name, e))?
+        }
         other => {
             return Err(ApiError::new(
                 ErrorCode::InvalidOption,
@@ -142,6 +162,8 @@ mod tests {
             "model=../x",
             "bg_upsampler=",
             "bg_upsampler=a/b",
+            "webhook=",
+            "webhook_events=finished",
         ] {
             let error = apply_query(&mut JobParams::default(), bad).expect_err(bad);
             assert_eq!(error.code, ErrorCode::InvalidOption, "{bad}");

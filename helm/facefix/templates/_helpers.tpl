@@ -156,6 +156,19 @@ existing Secret without them falls back to the AWS default chain (IRSA).
 {{- end -}}
 
 {{/*
+The webhook signing secret, for the API (which accepts webhooks only with one) and the
+workers (which sign with it). Optional: a Secret without it means no webhooks.
+*/}}
+{{- define "facefix.webhookEnv" -}}
+- name: FACEFIX_WEBHOOK_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "facefix.secretName" . }}
+      key: {{ .Values.auth.existingSecretKeys.webhookSecret }}
+      optional: true
+{{- end -}}
+
+{{/*
 `NAME: value` map to an env list. Call with the map. A map value is the entry's body,
 e.g. `NAME: {valueFrom: {secretKeyRef: {name: s, key: k}}}`.
 */}}

@@ -1,3 +1,4 @@
+use crate::webhook::WebhookEvent;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -60,6 +61,25 @@ pub struct JobParams {
     /// means Lanczos. Absent in messages older than the option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bg_upsampler: Option<String>,
+    /// URL called (POST, signed) on the events in `webhook_events`. Absent in messages
+    /// older than the option.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+    /// Events the webhook is called for; empty means `completed` only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhook_events: Vec<WebhookEvent>,
+}
+
+impl JobParams {
+    /// Whether this job's webhook is called for `event`.
+    pub fn wants_webhook(&self, event: WebhookEvent) -> bool {
+        self.webhook.is_some()
+            && if self.webhook_events.is_empty() {
+                event == WebhookEvent::Completed
+            } else {
+                self.webhook_events.contains(&event)
+            }
+    }
 }
 
 impl Default for JobParams {
@@ -72,6 +92,8 @@ impl Default for JobParams {
             fidelity: None,
             format: None,
             bg_upsampler: None,
+            webhook: None,
+            webhook_events: Vec::new(),
         }
     }
 }

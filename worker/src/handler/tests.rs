@@ -266,6 +266,7 @@ async fn fixture_with(lose_store: bool) -> Fixture {
         processor,
         args,
         "test-worker".into(),
+        facefix_shared::webhook::WebhookArgs::default(),
     ));
     Fixture {
         handler,
