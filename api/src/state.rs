@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use crate::backlog::BacklogMonitor;
+use crate::keys::KeyAccess;
 use crate::security::OriginPolicy;
 use crate::upload::flow::UploadFlow;
 use facefix_shared::config::RetentionArgs;
@@ -25,4 +26,6 @@ pub struct AppState {
     /// Background upsamplers clients may ask for (`bg_upsampler`), with their limits;
     /// empty means "any name is passed to the worker".
     pub upsamplers: Arc<Vec<UpsamplerInfo>>,
+    /// API keys: open when no keys file is set.
+    pub keys: Arc<KeyAccess>,
 }

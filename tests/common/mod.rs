@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use facefix_api::backlog::{BacklogArgs, BacklogMonitor};
+use facefix_api::keys::{ApiKeyArgs, key_access};
 use facefix_api::security::{CorsArgs, OriginPolicy};
 use facefix_api::upload::flow::{UploadFlow, UploadFlowArgs};
 use facefix_api::{AppState, RunningServer};
@@ -146,6 +147,8 @@ pub struct StackOptions {
     pub cors: CorsArgs,
     pub with_sweeper: bool,
     pub reconcile_interval: Duration,
+    /// API keys (`--api-keys-file`); off by default.
+    pub keys: ApiKeyArgs,
 }
 
 impl StackOptions {
@@ -162,6 +165,7 @@ impl StackOptions {
             cors: CorsArgs::default(),
             with_sweeper: true,
             reconcile_interval: Duration::from_secs(1),
+            keys: ApiKeyArgs::default(),
         }
     }
 
@@ -259,6 +263,7 @@ impl Stack {
             backlog_refresh: Duration::from_millis(100),
             backlog_retry_after: Duration::from_secs(7),
         };
+        let stop = CancellationToken::new();
         let state = AppState {
             services: services.clone(),
             limits: options.limits.clone(),
@@ -268,8 +273,8 @@ impl Stack {
             backlog: Arc::new(BacklogMonitor::new(backlog)),
             models: Arc::new(Vec::new()),
             upsamplers: Arc::new(Vec::new()),
+            keys: key_access(&options.keys, &store, stop.clone()).expect("API keys"),
         };
-        let stop = CancellationToken::new();
         let mut tasks = vec![tokio::spawn(
             state.backlog.clone().run(services.clone(), stop.clone()),
         )];
