@@ -260,6 +260,53 @@ async fn keys_over_http_on_the_services() {
     keys_over_http(Backend::Real).await;
 }
 
+/// SIGHUP reloads the file at once, without waiting for the next look at it.
+#[cfg(unix)]
+#[tokio::test]
+async fn sighup_reloads_the_keys() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys_file = dir.path().join("api-keys");
+    write_keys(&keys_file, &line("alice", "alice-key", 10, 10));
+    let mut options = StackOptions::new(Backend::Embedded);
+    options.with_worker = false;
+    options.keys = ApiKeyArgs {
+        api_keys_file: Some(keys_file.clone()),
+        // Never within this test: only the signal can make the change visible.
+        api_keys_reload_interval: Duration::from_secs(3600),
+    };
+    let stack = Stack::start(options).await;
+    // A request answered means the watcher has run, and listens for SIGHUP, by now.
+    assert_eq!(
+        get(&stack, "/v1/models", Some("alice-key")).await.status(),
+        StatusCode::OK
+    );
+    write_keys(&keys_file, &line("dave", "dave-key", 10, 10));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        get(&stack, "/v1/models", Some("dave-key")).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the file changed but nothing should have reloaded it yet"
+    );
+    let signalled = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(signalled.success());
+    let since = Instant::now();
+    while get(&stack, "/v1/models", Some("dave-key")).await.status() != StatusCode::OK {
+        assert!(
+            since.elapsed() < Duration::from_secs(5),
+            "SIGHUP did not reload the keys"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        get(&stack, "/v1/models", Some("alice-key")).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    stack.shutdown().await;
+}
+
 /// Two API replicas on one Redis take from one bucket per key: a key's rate is its rate
 /// across the deployment, not per replica.
 #[tokio::test]
