@@ -1694,6 +1694,52 @@ def compose_metrics_problems(compose, prom):
     return problems
 
 
+def api_keys_problems(objs, secret):
+    """What would leave the API without its keys file (`secret` set) or ask for one that
+    is not there (`secret` empty)."""
+    api = [o for o in objs if o["kind"] == "Deployment" and component_of(o) == "api"]
+    if not api:
+        return ["no API Deployment rendered"]
+    spec = api[0]["spec"]["template"]["spec"]
+    main = spec["containers"][0]
+    keys_file = {e["name"]: e.get("value") for e in main.get("env", [])}.get("FACEFIX_API_KEYS_FILE")
+    from_secret = {v["name"] for v in spec.get("volumes", [])
+                   if secret and (v.get("secret") or {}).get("secretName") == secret}
+    if not secret:
+        return [f"FACEFIX_API_KEYS_FILE is set ({keys_file}) without api.apiKeys.existingSecret"] if keys_file else []
+    if not keys_file:
+        return ["api.apiKeys.existingSecret is set but the API container has no FACEFIX_API_KEYS_FILE"]
+    if not from_secret:
+        return [f"no volume of the API pod is the Secret {secret!r}"]
+    for m in main.get("volumeMounts", []):
+        if m["name"] in from_secret and keys_file.startswith(m["mountPath"].rstrip("/") + "/"):
+            if m.get("subPath"):
+                return [f"the keys Secret is mounted with subPath, which the kubelet never updates: rotation needs a restart"]
+            return []
+    return [f"FACEFIX_API_KEYS_FILE {keys_file} is in no mount of the Secret {secret!r}"]
+
+
+def check_api_keys(defaults_path, with_keys_path, secret):
+    for path, wanted in ((defaults_path, ""), (with_keys_path, secret)):
+        for problem in api_keys_problems(load_yaml_docs(path), wanted):
+            fail(f"{os.path.basename(path)}: {problem}")
+    # Negative controls: a rendering with the keys must fail when the mount is lost or
+    # becomes a subPath one.
+    objs = load_yaml_docs(with_keys_path)
+    for o in objs:
+        if o["kind"] == "Deployment" and component_of(o) == "api":
+            main = o["spec"]["template"]["spec"]["containers"][0]
+            mounts = main.get("volumeMounts", [])
+            main["volumeMounts"] = [m for m in mounts if not m.get("mountPath", "").startswith("/etc/facefix/api-keys")]
+            expect_caught("a keys file without its mount", api_keys_problems(objs, secret), "in no mount")
+            main["volumeMounts"] = mounts
+            for m in mounts:
+                if m.get("mountPath", "").startswith("/etc/facefix/api-keys"):
+                    m["subPath"] = "api-keys"
+            expect_caught("a keys Secret mounted with subPath", api_keys_problems(objs, secret), "subPath")
+    finish()
+
+
 def check_metrics_port(rendered_paths):
     renderings = [load_yaml_docs(p) for p in rendered_paths]
     for path, objs in zip(rendered_paths, renderings):
@@ -1772,6 +1818,8 @@ if __name__ == "__main__":
         check_compile_once(sys.argv[2], sys.argv[3])
     elif mode == "metrics-port":
         check_metrics_port(sys.argv[2:])
+    elif mode == "api-keys":
+        check_api_keys(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(f"unknown mode {mode}")
 PYTHON
@@ -1841,6 +1889,9 @@ for values in "$CHART"/ci/*-values.yaml; do
 done
 check "the API's /metrics on its own port: container, Service, ServiceMonitor, NetworkPolicy, Ingress, compose and Prometheus (negative controls included)" \
     "$PY" "$CHECKER" metrics-port "$WORK/rendered-defaults.yaml" "$WORK/rendered-gpu-hpa.yaml" "$WORK/rendered-ingress.yaml"
+check "API keys: FACEFIX_API_KEYS_FILE only with api.apiKeys.existingSecret, in a mount of that Secret without subPath (negative controls included)" \
+    "$PY" "$CHECKER" api-keys "$WORK/rendered-defaults.yaml" "$WORK/rendered-existing-secret.yaml" \
+    "$(value_of "$CHART/ci/existing-secret-values.yaml" api.apiKeys.existingSecret)"
 
 # expect_failure NAME PATTERN COMMAND...: a negative control. COMMAND must fail, and for
 # the reason meant: its output must match PATTERN (grep -E).

@@ -4,6 +4,7 @@
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 use facefix_api::backlog::BacklogArgs;
+use facefix_api::keys::ApiKeyArgs;
 use facefix_api::security::CorsArgs;
 use facefix_api::upload::flow::UploadFlowArgs;
 use facefix_shared::config::{
@@ -32,7 +33,7 @@ pub struct Cli {
 pub enum Command {
     /// Everything in one process: API + web page, worker and sweeper. With no service URLs
     /// it needs nothing else (embedded mode).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// The HTTP API and web page alone (needs the queue, store and blob URLs).
     Api(ApiRoleArgs),
     /// A queue worker alone (needs the queue, store and blob URLs).
@@ -75,6 +76,8 @@ pub struct ApiArgs {
     pub metrics: MetricsListenArgs,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub keys: ApiKeyArgs,
 }
 
 /// Where the API serves `/metrics`: a port of its own, so that the public one (uploads,

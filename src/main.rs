@@ -54,7 +54,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     let guard = telemetry::init(telemetry_args, role)?;
     let shutdown = shutdown::on_signal();
     let result = match command {
-        Command::Serve(args) => roles::serve::run(args, shutdown).await,
+        Command::Serve(args) => roles::serve::run(*args, shutdown).await,
         Command::Api(args) => roles::api::run(args, shutdown).await,
         Command::Worker(args) => roles::worker::run(args, shutdown).await,
         Command::Sweeper(args) => roles::sweeper::run(args, shutdown).await,

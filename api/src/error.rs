@@ -62,6 +62,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnknownModel => StatusCode::BAD_REQUEST,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UploadTimeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::OriginNotAllowed => StatusCode::FORBIDDEN,
         ErrorCode::UnsupportedFormat => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::TooManyPixels
@@ -70,7 +71,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::UpsamplerTooLarge => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::NotReady => StatusCode::CONFLICT,
-        ErrorCode::BacklogFull => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::BacklogFull | ErrorCode::RateLimited | ErrorCode::QuotaExceeded => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         ErrorCode::Busy
         | ErrorCode::QueueUnavailable
         | ErrorCode::StoreUnavailable

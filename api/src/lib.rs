@@ -3,6 +3,7 @@
 
 pub mod backlog;
 pub mod error;
+pub mod keys;
 mod observe;
 pub mod routes;
 pub mod security;

@@ -108,6 +108,7 @@ pub fn cors(policy: Arc<OriginPolicy>) -> Cors {
         .allowed_methods(["GET", "POST", "DELETE"])
         .allowed_headers([
             header::CONTENT_TYPE,
+            header::AUTHORIZATION,
             header::HeaderName::from_static("traceparent"),
             header::HeaderName::from_static("tracestate"),
         ])

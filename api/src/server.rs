@@ -1,6 +1,7 @@
 //! Starting the HTTP servers: the API, and the small probe server that serves health and
 //! metrics on a private port (the worker's, the sweeper's, and the API's `--metrics-listen`).
 
+use crate::keys::require_key;
 use crate::observe::observe;
 use crate::routes::{events, health, jobs, models, openapi, web as page};
 use crate::security::{cors, refuse_foreign_origins};
@@ -63,13 +64,20 @@ fn first_addr(addrs: Vec<SocketAddr>, listen: SocketAddr) -> SocketAddr {
 /// Starts the API on `listen` (port 0 picks one).
 pub fn start_api(listen: SocketAddr, state: AppState) -> std::io::Result<RunningServer> {
     let origins = state.origins.clone();
+    let keys = state.keys.clone();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         let gate = origins.clone();
+        let keys = keys.clone();
         // The last wrap runs first: observe (span, metrics, security headers) sees every
-        // answer, the origin gate's refusals and the CORS layer's preflights included.
+        // answer, the origin gate's refusals and the CORS layer's preflights included. The
+        // key gate runs inside CORS, so a refusal still carries the CORS headers a page
+        // needs to read it.
         App::new()
             .app_data(data.clone())
+            .wrap(from_fn(move |request, next| {
+                require_key(keys.clone(), request, next)
+            }))
             .wrap(cors(origins.clone()))
             .wrap(from_fn(move |request, next| {
                 refuse_foreign_origins(gate.clone(), request, next)

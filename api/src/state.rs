@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use crate::backlog::BacklogMonitor;
+use crate::keys::KeyAccess;
 use crate::security::OriginPolicy;
 use crate::upload::flow::UploadFlow;
 use facefix_shared::config::RetentionArgs;
@@ -28,4 +29,6 @@ pub struct AppState {
     pub upsamplers: Arc<Vec<UpsamplerInfo>>,
     /// The webhook policy a job's `webhook` must pass.
     pub webhooks: Arc<WebhookArgs>,
+    /// API keys: open when no keys file is set.
+    pub keys: Arc<KeyAccess>,
 }

@@ -48,6 +48,8 @@ pub struct NewJob {
     pub params: JobParams,
     pub input: ImageInfo,
     pub image: Bytes,
+    /// The name of the API key submitting it, when keys are on.
+    pub owner: Option<String>,
 }
 
 fn backlog_full(backlog: &BacklogMonitor) -> SubmitError {
@@ -84,13 +86,14 @@ pub async fn submit(
     let id = JobId::new_random();
     tracing::Span::current().record("job_id", tracing::field::display(id));
     let format = job.input.format;
-    let record = lifecycle::create(
+    let mut record = lifecycle::create(
         id,
         job.params,
         job.input,
         chrono::Utc::now(),
         retention.retention,
     );
+    record.owner = job.owner;
     enqueue(services, retention, &record, job.image).await?;
     admission.keep();
     metrics()

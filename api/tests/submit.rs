@@ -111,6 +111,7 @@ fn new_job() -> NewJob {
             bytes: image.len() as u64,
         },
         image,
+        owner: None,
     }
 }
 

@@ -1,5 +1,8 @@
 // The REST API as the page uses it. Every failure becomes an ApiError with a code from
 // the API's list (or 'network' / 'unexpected'), so the screens switch on codes only.
+// A 401 (a server with API keys) asks for the key once and tries again.
+
+import { askForKey, authHeaders, storedKey, withKeyParam } from './key.js';
 
 export class ApiError extends Error {
   constructor(code, message, { status = 0, retryAfter = null } = {}) {
@@ -44,10 +47,15 @@ function errorFrom(status, text, retryAfterHeader) {
 /** A fetch whose failures are ApiErrors: no answer is 'network', a non-2xx its code. */
 async function call(method, url, accept) {
   let response;
-  try {
-    response = await fetch(url, { method, cache: 'no-store', headers: { Accept: accept } });
-  } catch (error) {
-    throw new ApiError('network', error.message);
+  for (;;) {
+    const hadKey = storedKey() !== null;
+    try {
+      const headers = { Accept: accept, ...authHeaders() };
+      response = await fetch(url, { method, cache: 'no-store', headers });
+    } catch (error) {
+      throw new ApiError('network', error.message);
+    }
+    if (response.status !== 401 || !(await askForKey(hadKey))) break;
   }
   noteServerDate(response.headers.get('Date'));
   if (!response.ok) {
@@ -95,7 +103,7 @@ export function resultUrl(id) {
 }
 
 export function eventsUrl(id) {
-  return `/v1/jobs/${encodeURIComponent(id)}/events`;
+  return withKeyParam(`/v1/jobs/${encodeURIComponent(id)}/events`);
 }
 
 /**
@@ -103,6 +111,22 @@ export function eventsUrl(id) {
  * upload progress. Returns { done: Promise<job>, abort() }.
  */
 export function uploadPhoto(file, options, onProgress) {
+  let current = sendPhoto(file, options, onProgress);
+  const done = (async () => {
+    for (;;) {
+      const hadKey = storedKey() !== null;
+      try {
+        return await current.done;
+      } catch (error) {
+        if (error.code !== 'unauthorized' || !(await askForKey(hadKey))) throw error;
+        current = sendPhoto(file, options, onProgress);
+      }
+    }
+  })();
+  return { done, abort: () => current.abort() };
+}
+
+function sendPhoto(file, options, onProgress) {
   const form = new FormData();
   // Options first: the server reads the fields in order and the image is the big one.
   for (const [name, value] of Object.entries(options)) form.append(name, String(value));
@@ -130,6 +154,7 @@ export function uploadPhoto(file, options, onProgress) {
   });
   xhr.open('POST', '/v1/jobs');
   xhr.setRequestHeader('Accept', 'application/json');
+  for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
   xhr.send(form);
   return { done, abort: () => xhr.abort() };
 }

@@ -4,6 +4,7 @@
 // photo, stays out of server logs and referrers.
 
 import { deleteJob, getBlob, getJob, inputUrl, resultUrl, serverNow, uploadPhoto } from './api.js';
+import { storedKey } from './key.js';
 import { createCompare } from './compare.js';
 import { checkFile, setupIntake } from './intake.js';
 import { OPTION_PROBLEMS, RETRYABLE, humanError } from './messages.js';
@@ -34,6 +35,8 @@ const page = {
   stopWatch: null,
   stopClock: null,
   resultUrl: null,
+  /** The input downloaded with the API key (an <img> cannot send one). */
+  inputUrl: null,
   retry: null,
 };
 
@@ -94,6 +97,8 @@ function leaveJob() {
   compare.clear();
   if (page.resultUrl) URL.revokeObjectURL(page.resultUrl);
   page.resultUrl = null;
+  if (page.inputUrl) URL.revokeObjectURL(page.inputUrl);
+  page.inputUrl = null;
   page.jobId = null;
   page.job = null;
   page.stage = null;
@@ -232,8 +237,19 @@ function showJob(job) {
   }
 }
 
-function beforeUrl(job) {
-  return job.id === page.uploadedId && page.previewUrl ? page.previewUrl : inputUrl(job.id);
+async function beforeUrl(job) {
+  if (job.id === page.uploadedId && page.previewUrl) return page.previewUrl;
+  // A server with API keys answers an <img> (no Authorization header) with 401: fetch the
+  // input with the key instead, once per job on screen.
+  if (!storedKey()) return inputUrl(job.id);
+  if (!page.inputUrl) {
+    try {
+      page.inputUrl = URL.createObjectURL(await getBlob(inputUrl(job.id)));
+    } catch {
+      return inputUrl(job.id);
+    }
+  }
+  return page.inputUrl;
 }
 
 function showStatus(job, previous) {
@@ -241,7 +257,11 @@ function showStatus(job, previous) {
   const said = view.renderStatus(job, page.stage);
   if (!page.stopClock) {
     // The card may already show (after the upload) with this photo's preview.
-    if (currentScreen() !== 'status') $('status-preview').src = beforeUrl(job);
+    if (currentScreen() !== 'status') {
+      beforeUrl(job).then((url) => {
+        if (page.jobId === job.id) $('status-preview').src = url;
+      });
+    }
     showScreen('status');
     const created = Date.parse(job.created_at);
     everySecond(() => view.renderElapsed(serverNow() - created));
@@ -286,8 +306,10 @@ async function showResult(job) {
   const download = $('result-download');
   download.href = page.resultUrl;
   download.download = downloadName(job);
+  const before = await beforeUrl(job);
+  if (page.jobId !== job.id) return;
   compare.show({
-    beforeUrl: beforeUrl(job),
+    beforeUrl: before,
     afterUrl: page.resultUrl,
     width: job.output.width,
     height: job.output.height,

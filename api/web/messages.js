@@ -20,6 +20,9 @@ export const ERROR_MESSAGES = {
   'not-ready': 'The result is not ready yet. Please wait a moment.',
   'backlog-full': 'The service is busy right now. Please try again in a minute.',
   'busy': 'The service is receiving many photos right now. Nothing was stored. Please try again in a moment.',
+  'unauthorized': 'This service needs an access key. Enter the key you were given and try again.',
+  'rate-limited': 'You have sent many photos in a short time. Please wait a moment and try again.',
+  'quota-exceeded': 'You already have as many photos in progress as your key allows. Please wait until one is done.',
   'origin-not-allowed': 'This page may not send photos to this service. Open the service\'s own page and try again.',
   'queue-unavailable': 'The service cannot take new photos right now. Nothing was stored. Please try again in a moment.',
   'store-unavailable': 'The service is temporarily unavailable. Please try again in a moment.',
@@ -34,7 +37,7 @@ export const ERROR_MESSAGES = {
 
 /** Codes worth retrying with the same photo and options, as they are. */
 export const RETRYABLE = new Set([
-  'backlog-full', 'busy', 'upload-timeout', 'queue-unavailable', 'store-unavailable', 'blob-unavailable',
+  'backlog-full', 'busy', 'rate-limited', 'quota-exceeded', 'upload-timeout', 'queue-unavailable', 'store-unavailable', 'blob-unavailable',
   'model-failed', 'gave-up', 'internal', 'network', 'unexpected', 'not-ready',
 ]);
 

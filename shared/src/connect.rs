@@ -3,6 +3,7 @@
 
 use crate::blob::{DirBlobStore, S3BlobStore};
 use crate::config::{BlobArgs, QueueArgs, StoreArgs};
+use crate::key_limits::{KeyLimits, MemoryKeyLimits, RedisKeyLimits};
 use crate::ports::{BlobStore, JobQueue, JobStore};
 use crate::queue::{AmqpQueue, MemoryQueue};
 use crate::store::{MemoryStore, RedisStore};
@@ -82,6 +83,19 @@ pub async fn connect_store(args: &StoreArgs) -> Result<Arc<dyn JobStore>, Connec
             "unsupported store URL {} (expected redis://)",
             redact_url(url)
         ))),
+    }
+}
+
+/// The API keys' shared limits: in Redis beside the job store when it is there, so every
+/// API replica counts against one budget per key; in memory otherwise.
+pub fn connect_key_limits(args: &StoreArgs) -> Result<Arc<dyn KeyLimits>, ConnectError> {
+    match &args.store_url {
+        None => Ok(Arc::new(MemoryKeyLimits::new())),
+        Some(url) => {
+            let limits = RedisKeyLimits::connect(url, &args.store_prefix)
+                .map_err(|e| ConnectError::Store(e.to_string()))?;
+            Ok(Arc::new(limits))
+        }
     }
 }
 

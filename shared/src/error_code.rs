@@ -46,6 +46,15 @@ pub enum ErrorCode {
     /// The API holds as many upload bytes in memory as it may; retry after the `Retry-After`
     /// delay. Nothing was stored.
     Busy,
+    /// This deployment requires an API key (`--api-keys-file`) and the request carried
+    /// none, or one it does not know.
+    Unauthorized,
+    /// The API key submitted more jobs than its rate allows; retry after the `Retry-After`
+    /// delay.
+    RateLimited,
+    /// The API key has as many unfinished (queued or processing) jobs as it may; retry once
+    /// one of them has finished.
+    QuotaExceeded,
     /// The request came from a web page of another origin, which this deployment does not
     /// allow (`--cors-origins`).
     OriginNotAllowed,
@@ -82,6 +91,9 @@ impl ErrorCode {
         Self::NotReady,
         Self::BacklogFull,
         Self::Busy,
+        Self::Unauthorized,
+        Self::RateLimited,
+        Self::QuotaExceeded,
         Self::OriginNotAllowed,
         Self::QueueUnavailable,
         Self::StoreUnavailable,
@@ -110,6 +122,9 @@ impl ErrorCode {
             Self::NotReady => "not-ready",
             Self::BacklogFull => "backlog-full",
             Self::Busy => "busy",
+            Self::Unauthorized => "unauthorized",
+            Self::RateLimited => "rate-limited",
+            Self::QuotaExceeded => "quota-exceeded",
             Self::OriginNotAllowed => "origin-not-allowed",
             Self::QueueUnavailable => "queue-unavailable",
             Self::StoreUnavailable => "store-unavailable",

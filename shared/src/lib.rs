@@ -11,6 +11,7 @@ mod error_code;
 pub mod events;
 pub mod intake;
 pub mod job;
+pub mod key_limits;
 pub mod metrics;
 pub mod models;
 pub mod ports;

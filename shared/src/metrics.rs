@@ -33,6 +33,7 @@ pub struct Metrics {
     pub http_request_duration_seconds: HistogramVec,
     pub upload_bytes: HistogramVec,
     pub uploads_rejected_total: IntCounterVec,
+    pub api_key_requests_total: IntCounterVec,
     pub jobs_created_total: IntCounterVec,
     pub jobs_finished_total: IntCounterVec,
     pub job_duration_seconds: HistogramVec,
@@ -171,6 +172,12 @@ impl Metrics {
                 "facefix_uploads_rejected_total",
                 "Uploads refused, by error code.",
                 &["code"],
+            ),
+            api_key_requests_total: counter(
+                &registry,
+                "facefix_api_key_requests_total",
+                "`/v1` requests by API key name (`-`: none or an unknown one) and outcome: allowed, unauthorized, rate-limited, quota-exceeded.",
+                &["key", "outcome"],
             ),
             jobs_created_total: counter(
                 &registry,

@@ -8,8 +8,8 @@ use tokio_util::sync::CancellationToken;
 pub async fn run(args: ApiRoleArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let services = connect(&args.api.services, "api", &["queue", "store", "blob"]).await?;
     let offer = manifest_offer(args.models_dir.as_deref(), args.bg_upsampler_max_pixels);
-    let state = api_state(services.clone(), &args.api, offer);
     let background = CancellationToken::new();
+    let state = api_state(services.clone(), &args.api, offer, background.clone())?;
     let backlog = tokio::spawn(
         state
             .backlog

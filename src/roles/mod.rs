@@ -104,9 +104,16 @@ pub fn processor_offer(processor: &dyn ImageProcessor) -> Offer {
     }
 }
 
-/// Builds the API's state.
-pub fn api_state(services: Services, args: &ApiArgs, offer: Offer) -> AppState {
-    AppState {
+/// Builds the API's state; the keys file (if any) is watched until `background` ends.
+pub fn api_state(
+    services: Services,
+    args: &ApiArgs,
+    offer: Offer,
+    background: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<AppState> {
+    let keys = facefix_api::keys::key_access(&args.keys, &args.services.store, background)
+        .context("cannot set up the API keys (--api-keys-file)")?;
+    Ok(AppState {
         services,
         limits: args.limits.clone(),
         uploads: Arc::new(UploadFlow::new(args.uploads.clone())),
@@ -118,7 +125,8 @@ pub fn api_state(services: Services, args: &ApiArgs, offer: Offer) -> AppState {
         models: Arc::new(offer.models),
         upsamplers: Arc::new(offer.upsamplers),
         webhooks: Arc::new(args.webhooks.clone()),
-    }
+        keys,
+    })
 }
 
 /// Starts the API's metrics listener (`--metrics-listen`), unless it is `off`.

@@ -33,8 +33,8 @@ pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result
                 .unwrap_or(facefix_shared::models::BG_UPSAMPLER_CPU_MAX_PIXELS),
         ),
     };
-    let state = api_state(services.clone(), &args.api, offer);
     let background = CancellationToken::new();
+    let state = api_state(services.clone(), &args.api, offer, background.clone())?;
     let backlog = tokio::spawn(
         state
             .backlog

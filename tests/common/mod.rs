@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use facefix_api::backlog::{BacklogArgs, BacklogMonitor};
+use facefix_api::keys::{ApiKeyArgs, key_access};
 use facefix_api::security::{CorsArgs, OriginPolicy};
 use facefix_api::upload::flow::{UploadFlow, UploadFlowArgs};
 use facefix_api::{AppState, RunningServer};
@@ -149,6 +150,8 @@ pub struct StackOptions {
     pub reconcile_interval: Duration,
     /// The webhook policy of the API and the worker.
     pub webhooks: WebhookArgs,
+    /// API keys (`--api-keys-file`); off by default.
+    pub keys: ApiKeyArgs,
 }
 
 impl StackOptions {
@@ -166,6 +169,7 @@ impl StackOptions {
             with_sweeper: true,
             reconcile_interval: Duration::from_secs(1),
             webhooks: WebhookArgs::default(),
+            keys: ApiKeyArgs::default(),
         }
     }
 
@@ -263,6 +267,7 @@ impl Stack {
             backlog_refresh: Duration::from_millis(100),
             backlog_retry_after: Duration::from_secs(7),
         };
+        let stop = CancellationToken::new();
         let state = AppState {
             services: services.clone(),
             limits: options.limits.clone(),
@@ -273,8 +278,8 @@ impl Stack {
             models: Arc::new(Vec::new()),
             upsamplers: Arc::new(Vec::new()),
             webhooks: Arc::new(options.webhooks.clone()),
+            keys: key_access(&options.keys, &store, stop.clone()).expect("API keys"),
         };
-        let stop = CancellationToken::new();
         let mut tasks = vec![tokio::spawn(
             state.backlog.clone().run(services.clone(), stop.clone()),
         )];

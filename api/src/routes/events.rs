@@ -3,10 +3,11 @@
 
 use super::parse_job_id;
 use crate::error::{ApiError, ErrorBody};
+use crate::keys::may_see;
 use crate::state::AppState;
 use crate::views::JobView;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use facefix_shared::job::{JobEvent, JobId, JobRecord, JobState};
 use facefix_shared::ports::EventStream;
@@ -50,11 +51,13 @@ fn gone_frame(id: JobId, state: JobState) -> Bytes {
     params(("id" = String, Path, description = "Job id")),
     responses(
         (status = 200, description = "text/event-stream of job events", content_type = "text/event-stream"),
-        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 401, description = "With API keys on (--api-keys-file): no key, or one not in force (unauthorized)", body = ErrorBody),
+        (status = 404, description = "No such job, or another API key's", body = ErrorBody),
     )
 )]
 pub async fn job_events(
     state: web::Data<AppState>,
+    request: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_job_id(&id)?;
@@ -65,6 +68,7 @@ pub async fn job_events(
         .store
         .get(id)
         .await?
+        .filter(|record| may_see(&request, record))
         .ok_or_else(ApiError::not_found)?;
     let stream = SseStream {
         state: state.into_inner(),

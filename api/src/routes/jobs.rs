@@ -2,6 +2,7 @@
 
 use super::parse_job_id;
 use crate::error::{ApiError, ErrorBody};
+use crate::keys::{caller, check_budget, may_see};
 use crate::state::AppState;
 use crate::submit::{self, NewJob, SubmitError};
 use crate::upload::body::read_upload;
@@ -49,13 +50,14 @@ use futures_util::StreamExt;
     ),
     responses(
         (status = 202, description = "Accepted; Location points at the job", body = JobView),
+        (status = 401, description = "With API keys on (--api-keys-file): no key, or one not in force (unauthorized)", body = ErrorBody),
         (status = 400, description = "Malformed request or option", body = ErrorBody),
         (status = 403, description = "Sent by a page of another origin (origin-not-allowed; see --cors-origins)", body = ErrorBody),
         (status = 408, description = "The body did not arrive within the upload timeout, or came slower than the minimum rate (upload-timeout); nothing was stored", body = ErrorBody),
         (status = 413, description = "Over the byte limit", body = ErrorBody),
         (status = 415, description = "Not JPEG, PNG or WebP", body = ErrorBody),
         (status = 422, description = "Corrupt, over the pixel limits, or over the background upsampler's limit", body = ErrorBody),
-        (status = 429, description = "Backlog full; see Retry-After", body = ErrorBody),
+        (status = 429, description = "Backlog full (backlog-full), or the API key is over its jobs per minute (rate-limited) or its unfinished jobs (quota-exceeded); see Retry-After", body = ErrorBody),
         (status = 503, description = "A dependency is down, or the server holds as many uploads as it may (busy); see Retry-After; nothing was stored", body = ErrorBody),
     )
 )]
@@ -80,7 +82,11 @@ async fn accept_upload(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     // A full backlog refuses before a byte is read; the slot itself is taken only once the
-    // body is in, so a slow sender never holds one.
+    // body is in, so a slow sender never holds one. A key over its budget, likewise.
+    let key = caller(request);
+    if let Some(key) = &key {
+        check_budget(&state.keys, state.services.store.as_ref(), key).await?;
+    }
     submit::check_room(&state.backlog)?;
     let upload = read_upload(
         request,
@@ -104,11 +110,19 @@ async fn accept_upload(
         params: upload.params,
         input,
         image: upload.image,
+        owner: key.as_ref().map(|key| key.name.clone()),
     };
     let admission = submit::admit(&state.backlog)?;
     let record = submit::submit(&state.services, &state.retention, admission, job).await?;
     // The image's memory is given back only now: it was held until stored.
     drop(upload.claim);
+    if let Some(key) = &key
+        && let Err(error) = state.keys.limits.add_job(&key.name, record.id).await
+    {
+        // The job is in: refusing now would leave it behind. It only goes uncounted in
+        // the key's quota.
+        tracing::warn!(job_id = %record.id, %error, "job not counted in its key's quota");
+    }
     let location = format!("/v1/jobs/{}", record.id);
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, location))
@@ -151,13 +165,19 @@ fn check_model(state: &AppState, params: &JobParams) -> Result<(), ApiError> {
     ))
 }
 
-async fn load(state: &AppState, raw_id: &str) -> Result<JobRecord, ApiError> {
+/// The job, if it exists and the request's key may see it.
+async fn load(
+    state: &AppState,
+    request: &HttpRequest,
+    raw_id: &str,
+) -> Result<JobRecord, ApiError> {
     let id = parse_job_id(raw_id)?;
     state
         .services
         .store
         .get(id)
         .await?
+        .filter(|record| may_see(request, record))
         .ok_or_else(ApiError::not_found)
 }
 
@@ -169,14 +189,16 @@ async fn load(state: &AppState, raw_id: &str) -> Result<JobRecord, ApiError> {
     params(("id" = String, Path, description = "Job id")),
     responses(
         (status = 200, description = "The job", body = JobView),
+        (status = 401, description = "With API keys on (--api-keys-file): no key, or one not in force (unauthorized)", body = ErrorBody),
         (status = 404, description = "Never existed, deleted or expired", body = ErrorBody),
     )
 )]
 pub async fn get_job(
     state: web::Data<AppState>,
+    request: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = load(&state, &id).await?;
+    let record = load(&state, &request, &id).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(JobView::new(record, state.backlog.ready())))
@@ -226,15 +248,17 @@ fn file_name(id: JobId, kind: &str, extension: &str) -> String {
     params(("id" = String, Path, description = "Job id")),
     responses(
         (status = 200, description = "The restored image", content(("image/png"), ("image/jpeg"), ("image/webp"))),
-        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 401, description = "With API keys on (--api-keys-file): no key, or one not in force (unauthorized)", body = ErrorBody),
+        (status = 404, description = "No such job, or another API key's", body = ErrorBody),
         (status = 409, description = "Not succeeded (yet)", body = ErrorBody),
     )
 )]
 pub async fn get_result(
     state: web::Data<AppState>,
+    request: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = load(&state, &id).await?;
+    let record = load(&state, &request, &id).await?;
     if record.state != JobState::Succeeded {
         let message = match record.state {
             JobState::Failed => "the job failed; there is no result".to_string(),
@@ -265,14 +289,16 @@ pub async fn get_result(
     params(("id" = String, Path, description = "Job id")),
     responses(
         (status = 200, description = "The uploaded image", content(("image/png"), ("image/jpeg"), ("image/webp"))),
-        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 401, description = "With API keys on (--api-keys-file): no key, or one not in force (unauthorized)", body = ErrorBody),
+        (status = 404, description = "No such job, or another API key's", body = ErrorBody),
     )
 )]
 pub async fn get_input(
     state: web::Data<AppState>,
+    request: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = load(&state, &id).await?;
+    let record = load(&state, &request, &id).await?;
     stream_blob(
         &state,
         JobObjects::of(&record).input(),
@@ -290,17 +316,25 @@ pub async fn get_input(
     params(("id" = String, Path, description = "Job id")),
     responses(
         (status = 204, description = "Deleted (or already gone)"),
+        (status = 401, description = "With API keys on (--api-keys-file): no key, or one not in force (unauthorized)", body = ErrorBody),
         (status = 503, description = "A dependency is down; retry", body = ErrorBody),
     )
 )]
 pub async fn delete_job(
     state: web::Data<AppState>,
+    request: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_job_id(&id)?;
     // The record says where the objects are; without one, nothing of the job is known to
     // exist (the reconciliation pass deletes anything left once due).
     let record = state.services.store.get(id).await?;
+    if record
+        .as_ref()
+        .is_some_and(|record| !may_see(&request, record))
+    {
+        return Err(ApiError::not_found());
+    }
     purge_job(
         state.services.store.as_ref(),
         state.services.blobs.as_ref(),

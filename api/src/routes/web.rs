@@ -34,6 +34,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     embed!("compare.js", JS),
     embed!("format.js", JS),
     embed!("intake.js", JS),
+    embed!("key.js", JS),
     embed!("messages.js", JS),
     embed!("options.js", JS),
     embed!("screens.js", JS),

@@ -176,6 +176,7 @@ fn queued(id: JobId, seed: JobSeed) -> JobRecord {
         worker_id: None,
         error: None,
         notes: Vec::new(),
+        owner: None,
     }
 }
 

@@ -103,6 +103,10 @@ pub struct JobRecord {
     /// Things the worker changed from what was asked, e.g. a clamped upscale.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The name of the API key that created the job (`--api-keys-file`); only that key may
+    /// read or delete it. Never the key itself. Absent when keys are off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl JobRecord {

@@ -97,6 +97,25 @@ fn event_json(event: &JobEvent) -> Result<String, StoreError> {
     serde_json::to_string(event).map_err(|e| StoreError::Data(format!("encoding event: {e}")))
 }
 
+/// A pool of connections to `url` with this adapter's timeouts: the job store's, and
+/// other Redis users' (the API keys' shared limits) that must fail the same way.
+pub fn redis_pool(url: &str, size: usize) -> Result<Pool, StoreError> {
+    let shown = redact_url(url);
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT));
+    let manager = Manager::new_with_config(url, config)
+        .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL {shown}: {e}")))?;
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .wait_timeout(Some(CONNECT_TIMEOUT))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(RESPONSE_TIMEOUT))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::Unavailable(format!("Redis pool for {shown}: {e}")))
+}
+
 impl RedisStore {
     /// Connects to `url` (checked with a PING) and starts the event subscription; fails
     /// when Redis cannot be reached now. Later outages surface as `Unavailable` errors and
@@ -105,19 +124,7 @@ impl RedisStore {
         let shown = redact_url(url);
         let client = redis::Client::open(url)
             .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL {shown}: {e}")))?;
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let manager = Manager::new_with_config(url, config)
-            .map_err(|e| StoreError::Unavailable(format!("invalid Redis URL {shown}: {e}")))?;
-        let pool = Pool::builder(manager)
-            .max_size(args.store_pool_size.max(1))
-            .wait_timeout(Some(CONNECT_TIMEOUT))
-            .create_timeout(Some(CONNECT_TIMEOUT))
-            .recycle_timeout(Some(RESPONSE_TIMEOUT))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Unavailable(format!("Redis pool for {shown}: {e}")))?;
+        let pool = redis_pool(url, args.store_pool_size)?;
 
         let hub = EventHub::new();
         let stop = CancellationToken::new();
