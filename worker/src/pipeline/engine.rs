@@ -156,7 +156,10 @@ impl Engine {
             restorers,
             bg_upsamplers,
             bg_upsampler_max_pixels,
-            tiling: args.tiling(),
+            tiling: Tiling {
+                tile: args.tile,
+                overlap: args.tile_overlap,
+            },
             upstream,
             device,
             load_ms,

@@ -150,14 +150,6 @@ impl ModelArgs {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
-    /// How the background upsampler cuts images.
-    pub fn tiling(&self) -> crate::pipeline::restore::tiles::Tiling {
-        crate::pipeline::restore::tiles::Tiling {
-            tile: self.tile,
-            overlap: self.tile_overlap,
-        }
-    }
-
     /// The CUDA execution provider's tuning flags.
     pub fn cuda_tuning(&self) -> CudaTuning {
         CudaTuning {
