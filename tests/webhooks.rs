@@ -1,4 +1,5 @@
-//! Webhooks end to end on the embedded adapters: a receiver on 127.0.0.1 (allow-listed,
+//! Webhooks end to end on the embedded adapters (and the first case again on the real
+//! services, where the worker runs behind RabbitMQ and Redis): a receiver on 127.0.0.1 (allow-listed,
 //! plain http allowed) gets a job's events in order, signed with the deployment's secret,
 //! with the job's status JSON as the body; a receiver that answers 500 gets the call
 //! again; an address not on the allow-list is refused while the job still succeeds; and a
@@ -7,7 +8,7 @@
 mod common;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use common::{Backend, Stack, StackOptions, read_testdata};
+use common::{Backend, Stack, StackOptions, read_testdata, real_services_enabled};
 use facefix_shared::webhook::{HostRule, WebhookArgs, WebhookSecret, sign};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -121,9 +122,13 @@ fn policy(allow_hosts: &[&str]) -> WebhookArgs {
 }
 
 async fn stack(webhooks: WebhookArgs) -> Stack {
+    stack_on(Backend::Embedded, webhooks).await
+}
+
+async fn stack_on(backend: Backend, webhooks: WebhookArgs) -> Stack {
     Stack::start(StackOptions {
         webhooks,
-        ..StackOptions::new(Backend::Embedded)
+        ..StackOptions::new(backend)
     })
     .await
 }
@@ -169,8 +174,21 @@ fn verify(call: &Received) {
 
 #[tokio::test]
 async fn events_arrive_in_order_signed_with_the_jobs_status() {
+    events_in_order(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn on_the_real_services_events_arrive_in_order_signed_with_the_jobs_status() {
+    if real_services_enabled(
+        "on_the_real_services_events_arrive_in_order_signed_with_the_jobs_status",
+    ) {
+        events_in_order(Backend::Real).await;
+    }
+}
+
+async fn events_in_order(backend: Backend) {
     let receiver = Receiver::start(0);
-    let stack = stack(policy(&["127.0.0.1"])).await;
+    let stack = stack_on(backend, policy(&["127.0.0.1"])).await;
     let (id, done) = run_job(&stack, &query(&receiver.url(), "started,completed")).await;
 
     let calls = receiver.wait_for(2).await;
