@@ -60,6 +60,7 @@ impl Worker {
         let mut deliveries = self.services.queue.consume(self.args.concurrency).await?;
         let dead_letters = tokio::spawn(run_dead_letter_consumer(
             self.services.clone(),
+            self.handler.webhooks(),
             shutdown.child_token(),
         ));
         let interrupt = CancellationToken::new();

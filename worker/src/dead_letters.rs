@@ -1,19 +1,27 @@
 //! Jobs past the delivery limit land in the dead-letter queue; this marks them failed
-//! (`gave-up`) so their owners see a final state instead of waiting forever.
+//! (`gave-up`) so their owners see a final state instead of waiting forever, and calls
+//! their webhook's `completed` like any other final state.
 
 use crate::job_metrics::record_finished;
+use crate::webhooks::Webhooks;
 use chrono::Utc;
 use facefix_shared::connect::Services;
 use facefix_shared::job::{JobId, lifecycle};
 use facefix_shared::ports::{Delivery, StoreError, Transition};
+use facefix_shared::webhook::WebhookEvent;
 use futures_util::StreamExt;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// How long to wait before reopening a consumer that could not be opened.
 const REOPEN_DELAY: Duration = Duration::from_secs(2);
 
-pub async fn run_dead_letter_consumer(services: Services, shutdown: CancellationToken) {
+pub(crate) async fn run_dead_letter_consumer(
+    services: Services,
+    webhooks: Arc<Webhooks>,
+    shutdown: CancellationToken,
+) {
     loop {
         let mut deliveries = match services.queue.consume_dead_letters().await {
             Ok(deliveries) => deliveries,
@@ -29,7 +37,7 @@ pub async fn run_dead_letter_consumer(services: Services, shutdown: Cancellation
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 delivery = deliveries.next() => match delivery {
-                    Some(delivery) => settle_dead_letter(&services, delivery).await,
+                    Some(delivery) => settle_dead_letter(&services, &webhooks, delivery).await,
                     None => break,
                 },
             }
@@ -37,9 +45,9 @@ pub async fn run_dead_letter_consumer(services: Services, shutdown: Cancellation
     }
 }
 
-async fn settle_dead_letter(services: &Services, delivery: Delivery) {
+async fn settle_dead_letter(services: &Services, webhooks: &Arc<Webhooks>, delivery: Delivery) {
     let id = delivery.message.job_id;
-    let result = match give_up(services, id).await {
+    let result = match give_up(services, webhooks, id).await {
         Ok(()) => delivery.acker.ack().await,
         Err(error) => {
             tracing::warn!(job_id = %id, %error, "cannot mark a dead-lettered job; retrying later");
@@ -53,8 +61,12 @@ async fn settle_dead_letter(services: &Services, delivery: Delivery) {
 }
 
 /// Marks `id` failed with `gave-up` unless it already reached a final state (then the
-/// guard leaves it alone).
-pub async fn give_up(services: &Services, id: JobId) -> Result<(), StoreError> {
+/// guard leaves it alone); the one that stores it calls the job's webhook.
+pub(crate) async fn give_up(
+    services: &Services,
+    webhooks: &Arc<Webhooks>,
+    id: JobId,
+) -> Result<(), StoreError> {
     let Some(record) = services.store.get(id).await? else {
         return Ok(());
     };
@@ -62,6 +74,9 @@ pub async fn give_up(services: &Services, id: JobId) -> Result<(), StoreError> {
     if services.store.transition(&update).await? == Transition::Applied {
         let record = update.next();
         record_finished(record);
+        if let Some(webhook) = webhooks.for_job(record) {
+            webhook.notify(WebhookEvent::Completed, record, None);
+        }
         tracing::warn!(job_id = %id, attempts = record.attempts, "job given up after too many failed deliveries");
     }
     Ok(())

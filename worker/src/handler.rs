@@ -120,6 +120,12 @@ impl JobHandler {
         }
     }
 
+    /// The webhook sender (shared with the dead-letter consumer, whose `gave-up` is a
+    /// final state too).
+    pub(crate) fn webhooks(&self) -> Arc<Webhooks> {
+        Arc::clone(&self.webhooks)
+    }
+
     /// Handles one delivery to the end, including settling it. Never panics outward.
     pub(crate) async fn handle(self: Arc<Self>, delivery: Delivery, interrupt: CancellationToken) {
         let span = tracing::info_span!(
