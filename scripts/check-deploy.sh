@@ -1740,6 +1740,38 @@ def check_api_keys(defaults_path, with_keys_path, secret):
     finish()
 
 
+def webhook_secret_problems(objs):
+    """What would leave the API (which accepts webhooks only with the secret) or a worker
+    (which signs with it) without FACEFIX_WEBHOOK_SECRET from the chart's Secret."""
+    problems = []
+    deployments = [o for o in objs if o["kind"] == "Deployment"
+                   and (component_of(o) == "api" or component_of(o).startswith("worker"))]
+    if not any(component_of(o) == "api" for o in deployments) or len(deployments) < 2:
+        return ["no API or no worker Deployment rendered"]
+    for o in deployments:
+        env = {e["name"]: e for e in o["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+        ref = ((env.get("FACEFIX_WEBHOOK_SECRET") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+        if not ref.get("name") or not ref.get("key"):
+            problems.append(f"{o['metadata']['name']}: no FACEFIX_WEBHOOK_SECRET from a Secret")
+        elif not ref.get("optional"):
+            problems.append(f"{o['metadata']['name']}: the webhook secret is not optional (a Secret without it would stop the pod)")
+    return problems
+
+
+def check_webhook_secret(rendered_path):
+    for problem in webhook_secret_problems(load_yaml_docs(rendered_path)):
+        fail(f"{os.path.basename(rendered_path)}: {problem}")
+    # Negative control: a worker without the variable must be caught.
+    objs = load_yaml_docs(rendered_path)
+    for o in objs:
+        if o["kind"] == "Deployment" and component_of(o).startswith("worker"):
+            main = o["spec"]["template"]["spec"]["containers"][0]
+            main["env"] = [e for e in main.get("env", []) if e["name"] != "FACEFIX_WEBHOOK_SECRET"]
+            break
+    expect_caught("a worker without the webhook secret", webhook_secret_problems(objs), "FACEFIX_WEBHOOK_SECRET")
+    finish()
+
+
 def check_metrics_port(rendered_paths):
     renderings = [load_yaml_docs(p) for p in rendered_paths]
     for path, objs in zip(rendered_paths, renderings):
@@ -1820,6 +1852,8 @@ if __name__ == "__main__":
         check_metrics_port(sys.argv[2:])
     elif mode == "api-keys":
         check_api_keys(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif mode == "webhook-secret":
+        check_webhook_secret(sys.argv[2])
     else:
         sys.exit(f"unknown mode {mode}")
 PYTHON
@@ -1892,6 +1926,9 @@ check "the API's /metrics on its own port: container, Service, ServiceMonitor, N
 check "API keys: FACEFIX_API_KEYS_FILE only with api.apiKeys.existingSecret, in a mount of that Secret without subPath (negative controls included)" \
     "$PY" "$CHECKER" api-keys "$WORK/rendered-defaults.yaml" "$WORK/rendered-existing-secret.yaml" \
     "$(value_of "$CHART/ci/existing-secret-values.yaml" api.apiKeys.existingSecret)"
+
+check "webhooks: the API and every worker get FACEFIX_WEBHOOK_SECRET from the chart's Secret, optional (negative control included)" \
+    "$PY" "$CHECKER" webhook-secret "$WORK/rendered-defaults.yaml"
 
 # expect_failure NAME PATTERN COMMAND...: a negative control. COMMAND must fail, and for
 # the reason meant: its output must match PATTERN (grep -E).
