@@ -140,6 +140,7 @@ pub fn create(
             expires_at,
             params,
             input,
+            owner: None,
         },
     )
 }
@@ -158,6 +159,7 @@ fn queued(id: JobId, seed: JobSeed) -> JobRecord {
         expires_at,
         params,
         input,
+        owner,
     } = seed;
     JobRecord {
         id,
@@ -176,7 +178,7 @@ fn queued(id: JobId, seed: JobSeed) -> JobRecord {
         worker_id: None,
         error: None,
         notes: Vec::new(),
-        owner: None,
+        owner,
     }
 }
 

@@ -12,6 +12,10 @@ pub struct JobSeed {
     pub expires_at: DateTime<Utc>,
     pub params: JobParams,
     pub input: ImageInfo,
+    /// The API key's name that created the job (only its key may read it): a recreated
+    /// record must keep it. Absent in messages older than API keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl JobSeed {
@@ -21,6 +25,7 @@ impl JobSeed {
             expires_at: record.expires_at,
             params: record.params.clone(),
             input: record.input.clone(),
+            owner: record.owner.clone(),
         }
     }
 }

@@ -289,4 +289,11 @@ fn recreate_queues_the_job_as_it_was_accepted() {
     assert_eq!(again, accepted);
     assert_eq!(again.state, JobState::Queued);
     assert_eq!(again.attempts, 0);
+    // With API keys on, only the creating key may read the job: a recreated record keeps
+    // its owner, or its own key would get 404.
+    let mut owned = queued();
+    owned.owner = Some("ci-client".into());
+    let again = recreate(owned.id, JobSeed::of(&owned));
+    assert_eq!(again.owner.as_deref(), Some("ci-client"));
+    assert_eq!(again, owned);
 }
