@@ -9,7 +9,8 @@ use facefix_shared::job::{
     ImageFormat, ImageInfo, JobFailure, JobParams, JobRecord, JobState, Stage, StageTimings,
 };
 use facefix_shared::models::{ModelInfo, UpsamplerInfo};
-use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,6 +34,8 @@ use utoipa::OpenApi;
         JobView, JobLinks, JobRecord, JobState, JobParams, JobFailure, ImageInfo, ImageFormat, StageTimings, Stage,
         ErrorBody, ErrorDetail, ErrorCode, HealthView, ModelInfo, UpsamplerInfo, models::ModelList,
     )),
+    modifiers(&BearerKeys),
+    security((), ("api_key" = [])),
     tags(
         (name = "jobs", description = "Restoration jobs"),
         (name = "models", description = "Available restorers"),
@@ -40,6 +43,21 @@ use utoipa::OpenApi;
     )
 )]
 pub struct ApiDoc;
+
+/// The optional API keys (`--api-keys-file`): a Bearer token on every `/v1` call when the
+/// deployment has keys; none when it has not (hence the empty alternative).
+struct BearerKeys;
+
+impl Modify for BearerKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.description = Some(
+            "An API key from the deployment's keys file, when it has one; the events stream also takes it as `?key=` (EventSource cannot send headers)".into(),
+        );
+        components.add_security_scheme("api_key", SecurityScheme::Http(bearer));
+    }
+}
 
 /// The OpenAPI 3 document.
 pub async fn openapi_json() -> HttpResponse {
