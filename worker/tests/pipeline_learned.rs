@@ -69,6 +69,13 @@ fn the_learned_model_is_the_default_and_the_background_upsampler() {
     let default = engine.restorer(None).expect("a default restorer");
     assert_eq!(default.spec().name, LEARNED);
     assert_eq!(default.spec().scale, Some(4));
+    // The built unsharp mask is loaded beside it, as the fast option a job can name.
+    let loaded: Vec<&str> = engine
+        .restorers()
+        .iter()
+        .map(|r| r.spec().name.as_str())
+        .collect();
+    assert_eq!(loaded, [LEARNED, "facefix-usm-512"]);
     let upsampler = engine.bg_upsampler("realesrgan").expect("installed");
     assert_eq!(upsampler.spec().name, LEARNED);
     let listed = engine.upsamplers();

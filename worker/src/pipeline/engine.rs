@@ -124,6 +124,17 @@ impl Engine {
                 name,
             )?))?);
         }
+        // Without an explicit --restorer, the other default candidates whose files are here
+        // too (the built unsharp mask where the learned model leads): tiny, and what a job
+        // asks for when it wants speed.
+        let candidates = manifest.models.iter().filter(|m| {
+            args.restorer.is_none() && m.default && !m.hidden && m.path_in(&models_dir).is_file()
+        });
+        for entry in candidates {
+            if !restorers.iter().any(|r| r.spec().name == entry.name) {
+                restorers.push(start(RestorerSource::Manifest(entry))?);
+            }
+        }
         let mut bg_upsamplers = Vec::new();
         for entry in manifest.models.iter().filter(|m| m.bg_upsampler.is_some()) {
             let option = entry.bg_upsampler.clone().unwrap_or_default();
