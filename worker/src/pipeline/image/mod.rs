@@ -9,3 +9,4 @@ pub mod decode;
 pub mod encode;
 mod mask;
 pub mod paste;
+mod turbo;

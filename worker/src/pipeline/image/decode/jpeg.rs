@@ -8,69 +8,42 @@
 //! *warning* (e.g. "extraneous bytes before marker", common in camera files) with the
 //! same -1 return as a fatal error, and only `tj3GetErrorCode` tells them apart; the safe
 //! crate drops that code. OpenCV (libjpeg's default handler) decodes through warnings,
-//! so we must too. The unsafe surface is this file: one handle, owned, freed on drop.
+//! so we must too. The handle is `image::turbo`'s; the one unsafe call here is the decode.
 #![allow(unsafe_code)]
 
 use super::convert::Planes;
+use crate::pipeline::image::turbo::{self, Direction};
 use facefix_shared::intake::IntakeError;
 use image::{GrayImage, RgbImage};
-use std::ffi::CStr;
 use turbojpeg_sys as tj;
 
 /// Progressive files can hold thousands of tiny scans that each cost a full pass over
 /// the coefficients; libjpeg-turbo's own tools cap them at 500 for untrusted input.
 const SCAN_LIMIT: i32 = 500;
 
-/// A TurboJPEG decompression handle.
-struct Handle(tj::tjhandle);
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        // SAFETY: the pointer came from tj3Init, is non-null and is destroyed once.
-        unsafe { tj::tj3Destroy(self.0) }
-    }
-}
+/// A decompression handle whose errors are the input's fault.
+struct Handle(turbo::Handle);
 
 impl Handle {
     fn new() -> Result<Self, IntakeError> {
-        // SAFETY: tj3Init has no preconditions; a null return is handled.
-        let ptr = unsafe { tj::tj3Init(tj::TJINIT_TJINIT_DECOMPRESS as i32) };
-        if ptr.is_null() {
-            return Err(IntakeError::CorruptImage(
-                "libjpeg-turbo could not start a decoder".into(),
-            ));
-        }
-        Ok(Self(ptr))
+        turbo::Handle::new(Direction::Decompress)
+            .map(Self)
+            .ok_or_else(|| {
+                IntakeError::CorruptImage("libjpeg-turbo could not start a decoder".into())
+            })
     }
 
     fn set(&mut self, param: tj::TJPARAM, value: i32) -> Result<(), IntakeError> {
-        // SAFETY: valid handle; the parameter ids come from the bindings.
-        match unsafe { tj::tj3Set(self.0, param as i32, value) } {
-            0 => Ok(()),
-            _ => Err(self.error()),
-        }
+        self.0.set(param, value).map_err(IntakeError::CorruptImage)
     }
 
     fn get(&mut self, param: tj::TJPARAM) -> i32 {
-        // SAFETY: valid handle.
-        unsafe { tj::tj3Get(self.0, param as i32) }
+        self.0.get(param)
     }
 
-    fn error(&mut self) -> IntakeError {
-        // SAFETY: valid handle; tj3GetErrorStr returns a NUL-terminated string owned by
-        // the handle, copied here before the handle is used again.
-        let msg = unsafe { CStr::from_ptr(tj::tj3GetErrorStr(self.0)) };
-        IntakeError::CorruptImage(msg.to_string_lossy().into_owned())
-    }
-
-    /// Turns a TurboJPEG return code into a result: warnings pass, as with OpenCV.
+    /// Warnings pass, as with OpenCV.
     fn check(&mut self, rc: i32) -> Result<(), IntakeError> {
-        // SAFETY: valid handle.
-        if rc == 0 || unsafe { tj::tj3GetErrorCode(self.0) } == tj::TJERR_TJERR_WARNING as i32 {
-            Ok(())
-        } else {
-            Err(self.error())
-        }
+        self.0.check(rc, true).map_err(IntakeError::CorruptImage)
     }
 }
 
@@ -92,7 +65,7 @@ pub(super) fn decode(bytes: &[u8], max_pixels: u64) -> Result<Planes, IntakeErro
     )?;
     let len = bytes.len() as tj::size_t;
     // SAFETY: `bytes` outlives the call and `len` is its length.
-    let rc = unsafe { tj::tj3DecompressHeader(h.0, bytes.as_ptr(), len) };
+    let rc = unsafe { tj::tj3DecompressHeader(h.0.raw(), bytes.as_ptr(), len) };
     h.check(rc)?;
     let width = usize::try_from(h.get(tj::TJPARAM_TJPARAM_JPEGWIDTH)).unwrap_or(0);
     let height = usize::try_from(h.get(tj::TJPARAM_TJPARAM_JPEGHEIGHT)).unwrap_or(0);
@@ -114,8 +87,16 @@ pub(super) fn decode(bytes: &[u8], max_pixels: u64) -> Result<Planes, IntakeErro
     let mut buf = vec![0u8; width * height * samples];
     // SAFETY: `buf` holds width × height pixels of `pixel_format` at pitch 0 (= packed
     // rows), which is exactly what tj3Decompress8 writes at scaling factor 1.
-    let rc =
-        unsafe { tj::tj3Decompress8(h.0, bytes.as_ptr(), len, buf.as_mut_ptr(), 0, pixel_format) };
+    let rc = unsafe {
+        tj::tj3Decompress8(
+            h.0.raw(),
+            bytes.as_ptr(),
+            len,
+            buf.as_mut_ptr(),
+            0,
+            pixel_format,
+        )
+    };
     h.check(rc)?;
     let (w, ht) = (width as u32, height as u32);
     let rgb = match samples {

@@ -3,15 +3,15 @@
 //!
 //! * PNG: fast deflate with adaptive filters (the outputs are large upscales; OpenCV's
 //!   default is its fastest level too). Chunks: IHDR, IDAT, IEND.
-//! * JPEG: baseline at the given quality (the reference uses 95); the only header
-//!   segment besides the tables is the JFIF APP0 (version and pixel density).
+//! * JPEG: libjpeg-turbo with OpenCV's settings (`jpeg.rs`): baseline, 4:2:0, at the
+//!   given quality (the reference uses 95); the only header segment besides the tables is
+//!   the JFIF APP0 (version and pixel density).
 //! * WebP: the image crate's encoder is lossless-only (VP8L), so WebP outputs are
 //!   lossless and larger than a lossy encoder's would be.
 //!
 //! Alpha is re-attached for PNG and WebP; JPEG has none.
 
 use facefix_shared::job::ImageFormat;
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::codecs::webp::WebPEncoder;
 use image::{ExtendedColorType, GrayImage, ImageEncoder, RgbImage};
@@ -39,6 +39,8 @@ pub enum EncodeError {
 pub fn supports_alpha(format: ImageFormat) -> bool {
     matches!(format, ImageFormat::Png | ImageFormat::Webp)
 }
+
+mod jpeg;
 
 /// Encodes `img` (plus `alpha` for PNG/WebP; ignored for JPEG) with no metadata.
 /// `jpeg_quality` is clamped to 1..=100 and used for JPEG only.
@@ -73,8 +75,11 @@ pub fn encode(
             PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
                 .write_image(data, w, h, color)
         }
-        ImageFormat::Jpeg => JpegEncoder::new_with_quality(&mut out, jpeg_quality.clamp(1, 100))
-            .write_image(data, w, h, color),
+        ImageFormat::Jpeg => {
+            // JPEG has no alpha: `data` is the RGB buffer here.
+            return jpeg::encode_rgb(data, w, h, jpeg_quality)
+                .map_err(|message| EncodeError::Encoder { format, message });
+        }
         ImageFormat::Webp => WebPEncoder::new_lossless(&mut out).write_image(data, w, h, color),
     };
     result.map_err(|e| EncodeError::Encoder {
