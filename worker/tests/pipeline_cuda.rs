@@ -86,6 +86,7 @@ fn device_cuda_fails_loudly_without_a_cuda_provider() {
         cuda_device_id: 0,
         intra_threads: 1,
         cuda: CudaTuning::default(),
+        ..SessionOptions::default()
     };
     let path = test_restorer("restorer_identity_512.onnx");
     let Err(err) = runtime::build_session(&env, &path, &opts) else {

@@ -22,6 +22,7 @@ fn opts() -> SessionOptions {
         cuda_device_id: 0,
         intra_threads: 1,
         cuda: CudaTuning::default(),
+        ..SessionOptions::default()
     }
 }
 

@@ -42,6 +42,9 @@ pub struct RestorerMeta {
     pub max_batch: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fidelity_input: Option<String>,
+    /// `--precision`: fp32, or fp16 (the model's fp16 variant; with TensorRT, fp16
+    /// kernels built from the fp32 file).
+    pub precision: &'static str,
 }
 
 impl Meta {
@@ -53,11 +56,12 @@ impl Meta {
         load_ms: f64,
     ) -> Self {
         let engine = p.engine();
-        let spec = engine
+        let loaded = engine
             .restorers()
             .iter()
-            .find(|x| x.spec().name == r.restorer)
-            .map(|x| x.spec().clone());
+            .find(|x| x.spec().name == r.restorer);
+        let precision = loaded.map_or("fp32", |x| x.precision().as_str());
+        let spec = loaded.map(|x| x.spec().clone());
         Self {
             image_size: [r.input_width, r.input_height],
             output_size: [r.width, r.height],
@@ -75,6 +79,7 @@ impl Meta {
                 size: spec.as_ref().map_or(0, |s| s.size),
                 max_batch: spec.as_ref().map_or(1, |s| s.max_batch),
                 fidelity_input: spec.and_then(|s| s.fidelity.map(|f| f.name)),
+                precision,
             },
             device: engine.device.as_str(),
             num_detected: r.num_detected,

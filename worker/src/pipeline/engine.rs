@@ -5,10 +5,11 @@ use super::detect::{Mtcnn, MtcnnNets};
 use super::error::PipelineError;
 use super::inference::model_args::ModelArgs;
 use super::inference::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
+use super::inference::tensorrt::TrtSettings;
 use super::restore::tiles::Tiling;
 use super::restore::{BatchPolicy, Restorer, RestorerSource};
 use facefix_shared::ErrorCode;
-use facefix_shared::models::{self, Manifest, ModelRole, UpsamplerInfo};
+use facefix_shared::models::{self, Manifest, ModelRole, Precision, UpsamplerInfo};
 use facefix_shared::time::elapsed_ms;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -52,7 +53,10 @@ impl Engine {
         let manifest =
             Manifest::load_dir(&models_dir).map_err(|e| RuntimeError::Config(e.to_string()))?;
         let env = runtime::environment(args.ort_dylib.as_deref())?;
-        let opts = args.session_options();
+        let opts = SessionOptions {
+            trt: args.trt_settings(&models_dir),
+            ..args.session_options()
+        };
         let nets = [
             ModelRole::MtcnnPnet,
             ModelRole::MtcnnRnet,
@@ -67,6 +71,13 @@ impl Engine {
         let detector_opts = SessionOptions {
             device: args.detector_device,
             intra_threads: 1,
+            // The detector's nets have no fp16 variants: small, and their scores and
+            // landmarks decide which faces exist.
+            precision: Precision::Fp32,
+            trt: TrtSettings {
+                fp16: false,
+                ..opts.trt.clone()
+            },
             ..opts.clone()
         };
         let nets = MtcnnNets::start(
@@ -157,9 +168,9 @@ impl Engine {
             models_dir = %models_dir.display(), device = device.as_str(),
             detector_device = nets_device.as_str(), load_ms, "models loaded"
         );
-        let bg_upsampler_max_pixels = args.bg_upsampler_max_pixels.unwrap_or_else(|| {
-            models::bg_upsampler_default_max_pixels(device == ActiveDevice::Cuda)
-        });
+        let bg_upsampler_max_pixels = args
+            .bg_upsampler_max_pixels
+            .unwrap_or_else(|| models::bg_upsampler_default_max_pixels(device.is_gpu()));
         Ok(Self {
             models_dir,
             manifest,

@@ -3,8 +3,10 @@
 //! `FACEFIX_…` environment variable.
 
 use super::runtime::{ConvSearch, CudaTuning, Device, SessionOptions};
+use super::tensorrt::{self, TrtSettings};
 use clap::Args;
-use std::path::PathBuf;
+use facefix_shared::models::Precision;
+use std::path::{Path, PathBuf};
 
 /// Default output pixel limit: 150 MP (a 33 MP photo at ×2 fits; 40 MP at ×2 does not).
 /// The paste-back holds the output as 8-bit RGB (450 MB at the limit) plus per-face
@@ -37,9 +39,23 @@ pub struct ModelArgs {
     pub ort_dylib: Option<PathBuf>,
 
     /// Where inference runs: `cpu`; `cuda` (start fails if the CUDA execution provider
-    /// cannot be registered); `auto` (CUDA if it works, else CPU, logged).
+    /// cannot be registered); `auto` (CUDA if it works, else CPU, logged; never
+    /// TensorRT); `tensorrt` (TensorRT, CUDA for the nodes it refuses; start fails
+    /// without ONNX Runtime's GPU build and TensorRT's libraries).
     #[arg(long, env = "FACEFIX_DEVICE", value_enum, default_value_t = Device::Auto)]
     pub device: Device,
+
+    /// Restorers' precision: `fp32`, or `fp16` (their manifest `fp16` variant, made by
+    /// scripts/setup-models.sh; start fails for a model without one). The detector stays
+    /// fp32. With `--device tensorrt`, fp16 has TensorRT build fp16 kernels from the fp32
+    /// graph instead.
+    #[arg(long, env = "FACEFIX_PRECISION", value_enum, default_value_t = Precision::Fp32)]
+    pub precision: Precision,
+
+    /// TensorRT engine and timing cache directory (`--device tensorrt`). Unset:
+    /// `cache/tensorrt` in the models directory.
+    #[arg(long, env = "FACEFIX_TRT_ENGINE_CACHE")]
+    pub trt_engine_cache: Option<PathBuf>,
 
     /// CUDA device ordinal.
     #[arg(long, env = "FACEFIX_CUDA_DEVICE", default_value_t = 0)]
@@ -124,6 +140,8 @@ impl Default for ModelArgs {
             restorers: Vec::new(),
             ort_dylib: None,
             device: Device::Auto,
+            precision: Precision::Fp32,
+            trt_engine_cache: None,
             cuda_device: 0,
             cuda_conv_search: ConvSearch::Heuristic,
             cuda_nhwc: false,
@@ -165,6 +183,21 @@ impl ModelArgs {
             cuda_device_id: self.cuda_device,
             intra_threads: self.effective_intra_threads(),
             cuda: self.cuda_tuning(),
+            precision: self.precision,
+            trt: self.trt_settings(Path::new("models")),
+            trt_profile: None,
+        }
+    }
+
+    /// TensorRT's cache and fp16 setting, the cache defaulting into `models_dir`.
+    pub fn trt_settings(&self, models_dir: &Path) -> TrtSettings {
+        TrtSettings {
+            cache_dir: self
+                .trt_engine_cache
+                .clone()
+                .unwrap_or_else(|| tensorrt::default_cache_dir(models_dir)),
+            fp16: self.precision == Precision::Fp16,
+            max_tile_side: self.tile + 2 * self.tile_overlap,
         }
     }
 
@@ -204,6 +237,38 @@ mod tests {
             (d.tile, d.tile_overlap)
         );
         assert_eq!(cli.model.bg_upsampler_max_pixels, None);
+        assert_eq!(cli.model.precision, Precision::Fp32);
+        assert_eq!(cli.model.precision, d.precision);
+    }
+
+    #[test]
+    fn precision_and_tensorrt_flags() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--device",
+            "tensorrt",
+            "--precision",
+            "fp16",
+            "--trt-engine-cache",
+            "/var/cache/trt",
+        ])
+        .expect("parse");
+        assert_eq!(cli.model.device, Device::TensorRt);
+        let opts = cli.model.session_options();
+        assert_eq!(opts.precision, Precision::Fp16);
+        // TensorRT builds fp16 itself from the fp32 graph.
+        assert_eq!(opts.file_precision(), Precision::Fp32);
+        assert!(opts.trt.fp16);
+        assert_eq!(opts.trt.cache_dir, PathBuf::from("/var/cache/trt"));
+        let cuda = Cli::try_parse_from(["x", "--device", "cuda", "--precision", "fp16"])
+            .expect("parse")
+            .model;
+        assert_eq!(cuda.session_options().file_precision(), Precision::Fp16);
+        assert_eq!(
+            cuda.trt_settings(Path::new("/m")).cache_dir,
+            PathBuf::from("/m/cache/tensorrt")
+        );
+        assert!(Cli::try_parse_from(["x", "--precision", "fp8"]).is_err());
     }
 
     #[test]

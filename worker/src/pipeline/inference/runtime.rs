@@ -1,10 +1,12 @@
 //! ONNX Runtime: finding and loading the shared library, the one process-wide
-//! environment, the execution provider (CPU / CUDA) and session construction.
+//! environment, the execution provider (CPU / CUDA / TensorRT) and session construction.
 //!
 //! `ort` is built with `load-dynamic`: nothing links against ONNX Runtime, the library is
 //! dlopened at start. Users never export anything: [`locate_dylib`] searches the places
 //! the project's setup and images put it.
 
+use super::tensorrt::{self, Profile, TrtSettings};
+use facefix_shared::models::Precision;
 use ort::environment::Environment;
 use ort::ep::{self, ExecutionProvider};
 use ort::session::Session;
@@ -29,8 +31,13 @@ pub enum Device {
     Cpu,
     /// CUDA execution provider; start fails if it cannot be registered.
     Cuda,
-    /// CUDA when it can be registered, else CPU (logged).
+    /// CUDA when it can be registered, else CPU (logged). Never TensorRT: its engine
+    /// builds take minutes and need its own libraries, so it is only ever asked for.
     Auto,
+    /// TensorRT execution provider, CUDA for the nodes it refuses; start fails if either
+    /// cannot be registered (needs ONNX Runtime's GPU build and TensorRT's libraries).
+    #[value(name = "tensorrt")]
+    TensorRt,
 }
 
 /// What a session actually runs on.
@@ -39,6 +46,8 @@ pub enum Device {
 pub enum ActiveDevice {
     Cpu,
     Cuda,
+    #[serde(rename = "tensorrt")]
+    TensorRt,
 }
 
 impl ActiveDevice {
@@ -46,7 +55,13 @@ impl ActiveDevice {
         match self {
             Self::Cpu => "cpu",
             Self::Cuda => "cuda",
+            Self::TensorRt => "tensorrt",
         }
+    }
+
+    /// On a GPU (CUDA, with or without TensorRT).
+    pub fn is_gpu(self) -> bool {
+        self != Self::Cpu
     }
 }
 
@@ -82,6 +97,16 @@ pub enum RuntimeError {
     Session { path: PathBuf, message: String },
     #[error("--device cuda: the CUDA execution provider cannot be used for {path}: {message}")]
     CudaUnavailable { path: PathBuf, message: String },
+    #[error(
+        "--device tensorrt: this ONNX Runtime library ({dylib}) has no TensorRT execution \
+         provider; use ONNX Runtime's GPU build with TensorRT's libraries on the library \
+         path (docs/pipeline.md, \"Precision and TensorRT\"), or --device cuda"
+    )]
+    TensorRtMissing { dylib: String },
+    #[error("--device tensorrt: TensorRT or CUDA cannot be used for {path}: {message}")]
+    TensorRtUnavailable { path: PathBuf, message: String },
+    #[error("{0}")]
+    Precision(#[from] facefix_shared::models::NoVariant),
     #[error("model {model}: {message}")]
     Contract { model: String, message: String },
     #[error("{0}")]
@@ -163,6 +188,13 @@ pub fn locate_dylib(explicit: Option<&Path>) -> Result<PathBuf, RuntimeError> {
 }
 
 static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
+/// The library the environment was created from (for messages).
+static DYLIB: OnceLock<PathBuf> = OnceLock::new();
+
+/// The ONNX Runtime library this process loaded, if it has.
+pub fn loaded_dylib() -> Option<&'static Path> {
+    DYLIB.get().map(PathBuf::as_path)
+}
 static ENV_INIT: Mutex<()> = Mutex::new(());
 
 /// The process's ONNX Runtime environment, created on first use from the library found by
@@ -208,6 +240,7 @@ pub fn environment(explicit: Option<&Path>) -> Result<Environment, RuntimeError>
         .build()
         .map_err(|e| RuntimeError::Environment(e.to_string()))?;
     tracing::info!(dylib = %path.display(), "ONNX Runtime loaded");
+    let _ = DYLIB.set(path);
     Ok(ENVIRONMENT.get_or_init(|| env).clone())
 }
 
@@ -219,6 +252,49 @@ pub struct SessionOptions {
     /// Intra-op threads (0 = ONNX Runtime's default, about one per core).
     pub intra_threads: usize,
     pub cuda: CudaTuning,
+    /// Which graph of a restorer to load (`--precision`); the detector's are always fp32.
+    pub precision: Precision,
+    /// Engine cache and fp16 for `--device tensorrt`.
+    pub trt: TrtSettings,
+    /// The TensorRT optimisation profile of the model being loaded (set per restorer).
+    pub trt_profile: Option<Profile>,
+}
+
+impl Default for SessionOptions {
+    /// CPU, ONNX Runtime's thread count, fp32.
+    fn default() -> Self {
+        Self {
+            device: Device::Cpu,
+            cuda_device_id: 0,
+            intra_threads: 0,
+            cuda: CudaTuning::default(),
+            precision: Precision::Fp32,
+            trt: TrtSettings::default(),
+            trt_profile: None,
+        }
+    }
+}
+
+impl SessionOptions {
+    /// The precision of the file to load. TensorRT takes the fp32 graph even under
+    /// `--precision fp16`: it builds fp16 kernels itself (`trt_fp16_enable`), choosing
+    /// per layer, so the nodes it hands back to CUDA stay fp32 and a model without a
+    /// converted variant (a fetched GFPGAN) still runs in fp16 there.
+    pub fn file_precision(&self) -> Precision {
+        match self.device {
+            Device::TensorRt => Precision::Fp32,
+            _ => self.precision,
+        }
+    }
+}
+
+/// The execution providers a session is built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Providers {
+    Cpu,
+    Cuda,
+    /// TensorRT first, CUDA for what it refuses.
+    TensorRt,
 }
 
 /// How cuDNN picks convolution algorithms (`--cuda-conv-search`).
@@ -250,9 +326,36 @@ pub fn build_session(
     opts: &SessionOptions,
 ) -> Result<(Session, ActiveDevice), RuntimeError> {
     match opts.device {
-        Device::Cpu => Ok((build_on(env, path, opts, false)?, ActiveDevice::Cpu)),
+        Device::Cpu => Ok((
+            build_on(env, path, opts, Providers::Cpu)?,
+            ActiveDevice::Cpu,
+        )),
+        Device::TensorRt => {
+            // Checked first: without it ONNX Runtime would only log that the provider is
+            // missing and build a CPU session.
+            if !tensorrt::available() {
+                return Err(RuntimeError::TensorRtMissing {
+                    dylib: loaded_dylib()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(dylib_name),
+                });
+            }
+            std::fs::create_dir_all(&opts.trt.cache_dir).map_err(|e| {
+                RuntimeError::Config(format!(
+                    "cannot create the TensorRT engine cache {}: {e}",
+                    opts.trt.cache_dir.display()
+                ))
+            })?;
+            let s = build_on(env, path, opts, Providers::TensorRt).map_err(|e| match e {
+                RuntimeError::Session { path, message } => {
+                    RuntimeError::TensorRtUnavailable { path, message }
+                }
+                other => other,
+            })?;
+            Ok((s, ActiveDevice::TensorRt))
+        }
         Device::Cuda => {
-            let s = build_on(env, path, opts, true).map_err(|e| match e {
+            let s = build_on(env, path, opts, Providers::Cuda).map_err(|e| match e {
                 RuntimeError::Session { path, message } => {
                     RuntimeError::CudaUnavailable { path, message }
                 }
@@ -265,13 +368,19 @@ pub fn build_session(
             // log) rather than fail over on every session.
             if !matches!(ep::CUDA::is_available(), Ok(true)) {
                 tracing::info!(model = %path.display(), "device auto: this ONNX Runtime has no CUDA execution provider; using CPU");
-                return Ok((build_on(env, path, opts, false)?, ActiveDevice::Cpu));
+                return Ok((
+                    build_on(env, path, opts, Providers::Cpu)?,
+                    ActiveDevice::Cpu,
+                ));
             }
-            match build_on(env, path, opts, true) {
+            match build_on(env, path, opts, Providers::Cuda) {
                 Ok(s) => Ok((s, ActiveDevice::Cuda)),
                 Err(e) => {
                     tracing::warn!(model = %path.display(), error = %e, "device auto: CUDA unusable, falling back to CPU");
-                    Ok((build_on(env, path, opts, false)?, ActiveDevice::Cpu))
+                    Ok((
+                        build_on(env, path, opts, Providers::Cpu)?,
+                        ActiveDevice::Cpu,
+                    ))
                 }
             }
         }
@@ -282,9 +391,9 @@ fn build_on(
     env: &Environment,
     path: &Path,
     opts: &SessionOptions,
-    cuda: bool,
+    providers: Providers,
 ) -> Result<Session, RuntimeError> {
-    build_session_raw(env, path, opts, cuda).map_err(|e| RuntimeError::Session {
+    build_session_raw(env, path, opts, providers).map_err(|e| RuntimeError::Session {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
@@ -296,7 +405,7 @@ fn build_session_raw(
     env: &Environment,
     path: &Path,
     opts: &SessionOptions,
-    cuda: bool,
+    providers: Providers,
 ) -> ort::Result<Session> {
     let mut builder = Session::builder(env)?
         .with_optimization_level(GraphOptimizationLevel::Level3)?
@@ -305,8 +414,8 @@ fn build_session_raw(
         // Session threads block on a channel between runs: spinning would burn the cores
         // the image stages need.
         .with_intra_op_spinning(false)?;
-    if cuda {
-        builder = builder.with_execution_providers([ep::CUDA::default()
+    let cuda = || {
+        ep::CUDA::default()
             .with_device_id(opts.cuda_device_id)
             .with_conv_algorithm_search(match opts.cuda.conv_search {
                 ConvSearch::Heuristic => ep::cuda::ConvAlgorithmSearch::Heuristic,
@@ -315,7 +424,16 @@ fn build_session_raw(
             })
             .with_prefer_nhwc(opts.cuda.prefer_nhwc)
             .build()
-            .error_on_failure()])?;
+            .error_on_failure()
+    };
+    match providers {
+        Providers::Cpu => {}
+        Providers::Cuda => builder = builder.with_execution_providers([cuda()])?,
+        Providers::TensorRt => {
+            // Order is priority: TensorRT claims the nodes it can, CUDA the rest.
+            let trt = tensorrt::provider(&opts.trt, opts.cuda_device_id, opts.trt_profile.as_ref());
+            builder = builder.with_execution_providers([trt, cuda()])?;
+        }
     }
     builder.commit_from_file(path)
 }

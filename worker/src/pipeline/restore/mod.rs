@@ -16,8 +16,9 @@ use super::error::PipelineError;
 use super::inference::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
 use super::inference::session::{self, TensorF32};
 use super::inference::session_threads::{self, SessionThreads};
+use super::inference::tensorrt::Profile;
 use crossbeam_channel::unbounded;
-use facefix_shared::models::ModelEntry;
+use facefix_shared::models::{ModelEntry, Precision};
 use ort::environment::Environment;
 use std::path::Path;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct Restorer {
     /// blocking the async side.
     slots: Arc<Semaphore>,
     device: ActiveDevice,
+    /// What `--precision` asked for (with TensorRT, the fp32 file built in fp16).
+    precision: Precision,
 }
 
 /// Where a restorer comes from.
@@ -55,17 +58,41 @@ impl Restorer {
         policy: BatchPolicy,
     ) -> Result<Self, RuntimeError> {
         let sessions = sessions.max(1);
+        let precision = opts.file_precision();
         let (path, entry) = match source {
             RestorerSource::Manifest(e) => {
+                // The fp16 variant shares the entry's I/O; only the file and its sha256
+                // differ.
+                let e = e.at_precision(precision)?;
                 let p = e.path_in(models_dir);
                 runtime::verify_model_file(&p, e.manifest_sha256())?;
-                (p, Some(e.clone()))
+                (p, Some(e))
+            }
+            RestorerSource::Path(p) if precision == Precision::Fp16 => {
+                return Err(RuntimeError::Config(format!(
+                    "--precision fp16: {} is a file, not a manifest model with an fp16 \
+                     variant; pass the converted file itself (models/convert_fp16.py) with \
+                     --precision fp32",
+                    p.display()
+                )));
             }
             RestorerSource::Path(p) => {
                 runtime::verify_model_file(p, None)?;
                 (p.to_path_buf(), None)
             }
         };
+        let mut opts = opts.clone();
+        opts.trt_profile = entry.as_ref().map(|e| {
+            let batch = batch_cap.map_or(e.max_batch, |c| c.min(e.max_batch));
+            Profile::for_restorer(
+                e.image_input(),
+                batch,
+                e.size,
+                e.scale,
+                opts.trt.max_tile_side,
+            )
+        });
+        let opts = &opts;
         let (tx, rx) = unbounded();
         let mut threads = session_threads::Builder::new(tx);
         let mut spec: Option<Arc<RestorerSpec>> = None;
@@ -101,7 +128,7 @@ impl Restorer {
         tracing::info!(
             model = %spec.name, size = spec.size, max_batch = spec.max_batch,
             fidelity = spec.fidelity.is_some(), sessions, device = device.as_str(),
-            "restorer loaded"
+            precision = opts.precision.as_str(), "restorer loaded"
         );
         let slots = sessions * (2 * spec.max_batch).max(4);
         Ok(Self {
@@ -113,6 +140,7 @@ impl Restorer {
             // not in memory of the inference side.
             slots: Arc::new(Semaphore::new(slots)),
             device,
+            precision: opts.precision,
         })
     }
 
@@ -122,6 +150,10 @@ impl Restorer {
 
     pub fn device(&self) -> ActiveDevice {
         self.device
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Restores normalised faces ([n, 3, S, S], from [`tensor::preprocess`]; any

@@ -100,6 +100,7 @@ pub fn entry_for_path(path: &Path, inputs: &[IoInfo]) -> Result<ModelEntry, Runt
         max_batch: DEFAULT_MAX_BATCH,
         scale: None,
         bg_upsampler: None,
+        fp16: None,
     })
 }
 
