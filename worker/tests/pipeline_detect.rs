@@ -189,3 +189,52 @@ fn tiled_pnet_gives_the_same_detections() {
         );
     }
 }
+
+#[test]
+fn working_resolution_off_or_above_the_photo_is_full_resolution_exactly() {
+    let engine = asym_engine();
+    let img = decode_rgb("collage_4faces.png");
+    let (full, full_stats) = engine.detector.detect(&img).expect("detect");
+    for max_side in [0, img.width().max(img.height()), 4096] {
+        let (got, stats) = engine.detect_faces(&img, max_side).expect("detect");
+        assert_eq!(got, full, "max side {max_side}");
+        // The counts match; the stage times are wall clock and do not.
+        assert_eq!(
+            stats.pnet_hits_per_scale, full_stats.pnet_hits_per_scale,
+            "max side {max_side}"
+        );
+        assert_eq!(
+            [stats.after_pnet, stats.after_rnet, stats.after_onet],
+            [
+                full_stats.after_pnet,
+                full_stats.after_rnet,
+                full_stats.after_onet
+            ],
+            "max side {max_side}"
+        );
+        assert!(stats.working_resolution.is_none());
+    }
+}
+
+/// The 33 MP photo: detection on a 1600 px copy finds the full-resolution faces, and the
+/// full-resolution ONet refinement puts their landmarks within 2 px of the cascade's at
+/// full resolution (the copy alone is a ~4.8 px grid).
+#[test]
+fn working_resolution_finds_the_same_faces_on_the_large_photo() {
+    const MAX_LANDMARK_PX: f64 = 2.0;
+    let engine = asym_engine();
+    let img = decode_rgb("large_7680x4320.jpg");
+    let (full, _) = engine.detector.detect(&img).expect("detect");
+    assert!(!full.is_empty(), "the photo has a face");
+    let (found, stats) = engine.detect_faces(&img, 1600).expect("detect");
+    let working = stats.working_resolution.expect("ran on a copy");
+    assert_eq!((working.width, working.height), (1600, 900));
+    assert_eq!(working.refined, found.len(), "every face refined");
+    assert_eq!(found.len(), full.len(), "faces: {found:?} vs {full:?}");
+    for (f, g) in full.iter().zip(&found) {
+        for (p, q) in f.landmarks.iter().zip(&g.landmarks) {
+            let d = (p[0] - q[0]).hypot(p[1] - q[1]);
+            assert!(d <= MAX_LANDMARK_PX, "landmark {q:?} vs {p:?}: {d:.2} px");
+        }
+    }
+}

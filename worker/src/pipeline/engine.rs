@@ -1,8 +1,9 @@
 //! Everything loaded at start: ONNX Runtime, the manifest, the detector and the
 //! restorers, each on its own session threads.
 
-use super::detect::{Mtcnn, MtcnnNets};
+use super::detect::{DetectorStats, Mtcnn, MtcnnNets, detect_at_working_resolution};
 use super::error::PipelineError;
+use super::face::Face;
 use super::inference::model_args::ModelArgs;
 use super::inference::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
 use super::inference::tensorrt::TrtSettings;
@@ -11,6 +12,7 @@ use super::restore::{BatchPolicy, Restorer, RestorerSource};
 use facefix_shared::ErrorCode;
 use facefix_shared::models::{self, Manifest, ModelRole, Precision, UpsamplerInfo};
 use facefix_shared::time::elapsed_ms;
+use image::RgbImage;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -21,6 +23,8 @@ pub struct Engine {
     pub models_dir: PathBuf,
     pub manifest: Manifest,
     pub detector: Mtcnn,
+    /// `--detect-max-side`: the long side detection works at (0 = full resolution).
+    pub detect_max_side: u32,
     /// The default restorer first.
     restorers: Vec<Restorer>,
     /// The background upsamplers whose files are present, by `bg_upsampler` option value
@@ -175,6 +179,7 @@ impl Engine {
             models_dir,
             manifest,
             detector: Mtcnn::new(nets),
+            detect_max_side: args.detect_max_side,
             restorers,
             bg_upsamplers,
             bg_upsampler_max_pixels,
@@ -186,6 +191,24 @@ impl Engine {
             device,
             load_ms,
         })
+    }
+
+    /// Faces in `img`, detected on a copy shrunk to `max_side` (0 = at full resolution)
+    /// and refined at full resolution; the pipeline passes [`Engine::detect_max_side`].
+    /// Blocks on the detector threads: call from a blocking thread.
+    pub fn detect_faces(
+        &self,
+        img: &RgbImage,
+        max_side: u32,
+    ) -> Result<(Vec<Face>, DetectorStats), PipelineError> {
+        let (faces, mut stats, working) = detect_at_working_resolution(
+            img,
+            max_side,
+            |im| self.detector.detect(im),
+            |full, found| self.detector.refine(full, found),
+        )?;
+        stats.working_resolution = working;
+        Ok((faces, stats))
     }
 
     /// The restorer a job asked for (`None` = the default).

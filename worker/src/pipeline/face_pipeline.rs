@@ -316,7 +316,7 @@ fn prepare(
     } else {
         observer.entered(Stage::Detect);
         let t = Instant::now();
-        let (found, s) = engine.detector.detect(&decoded.rgb)?;
+        let (found, s) = engine.detect_faces(&decoded.rgb, engine.detect_max_side)?;
         num_detected = found.len();
         faces = filter_faces(found, w, h, req.only_center_face);
         stats = Some(s);

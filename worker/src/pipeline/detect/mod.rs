@@ -2,5 +2,7 @@
 //! [`crate::pipeline::engine::Engine`] that loads it.
 
 pub mod mtcnn;
+pub mod working_resolution;
 
 pub use mtcnn::{DetectorStats, Mtcnn, MtcnnNets};
+pub use working_resolution::{Refinement, WorkingResolution, detect_at_working_resolution};

@@ -94,6 +94,14 @@ pub struct ModelArgs {
     #[arg(long, env = "FACEFIX_DETECTOR_SESSIONS", default_value_t = 0)]
     pub detector_sessions: usize,
 
+    /// Detect faces on a copy of the photo shrunk (area resize) to this long side, px, then
+    /// re-measure each face at full resolution (MTCNN: ONet on full-resolution crops);
+    /// `0` = detect at full resolution. Smaller photos are not touched. See
+    /// docs/pipeline.md, "Detection at working resolution", for the measurement behind
+    /// the default.
+    #[arg(long, env = "FACEFIX_DETECT_MAX_SIDE", default_value_t = DEFAULT_DETECT_MAX_SIDE)]
+    pub detect_max_side: u32,
+
     /// Most faces per restorer run (also capped by each model's manifest `max_batch`;
     /// models with a fixed batch of 1 always run face by face).
     #[arg(long, env = "FACEFIX_MAX_BATCH")]
@@ -127,6 +135,9 @@ pub struct ModelArgs {
     pub tile_overlap: u32,
 }
 
+/// Default `--detect-max-side` (docs/pipeline.md, "Detection at working resolution").
+pub const DEFAULT_DETECT_MAX_SIDE: u32 = 0;
+
 /// Default background-upsampler tile core side.
 pub const DEFAULT_TILE: u32 = 192;
 /// Default context around each tile.
@@ -149,6 +160,7 @@ impl Default for ModelArgs {
             sessions: 1,
             detector_sessions: 0,
             detector_device: Device::Cpu,
+            detect_max_side: DEFAULT_DETECT_MAX_SIDE,
             max_batch: None,
             batch_wait_ms: 5,
             max_output_pixels: DEFAULT_MAX_OUTPUT_PIXELS,
@@ -229,6 +241,7 @@ mod tests {
         assert_eq!(cli.model.device, d.device);
         assert_eq!(cli.model.sessions, d.sessions);
         assert_eq!(cli.model.detector_sessions, d.detector_sessions);
+        assert_eq!(cli.model.detect_max_side, d.detect_max_side);
         assert!(d.effective_detector_sessions() >= 1);
         assert_eq!(cli.model.batch_wait_ms, d.batch_wait_ms);
         assert_eq!(cli.model.max_output_pixels, d.max_output_pixels);
@@ -283,11 +296,14 @@ mod tests {
             "a,b",
             "--max-batch",
             "8",
+            "--detect-max-side",
+            "1600",
         ])
         .expect("parse");
         assert_eq!(cli.model.device, Device::Cuda);
         assert_eq!(cli.model.restorers, vec!["a", "b"]);
         assert_eq!(cli.model.max_batch, Some(8));
+        assert_eq!(cli.model.detect_max_side, 1600);
         assert!(cli.model.effective_intra_threads() >= 1);
     }
 }

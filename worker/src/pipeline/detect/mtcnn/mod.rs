@@ -6,11 +6,13 @@ mod boxes;
 mod nets;
 mod nms;
 mod pyramid;
+mod refine;
 
 pub use nets::{MtcnnNets, Net, Pending};
 pub use nms::{Overlap, nms};
 pub use pyramid::TileSize;
 
+use super::working_resolution::WorkingResolution;
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::face::Face;
 use crate::pipeline::inference::session::TensorF32;
@@ -41,6 +43,10 @@ pub struct DetectorStats {
     pub pnet_ms: f64,
     pub rnet_ms: f64,
     pub onet_ms: f64,
+    /// Set when the cascade ran on a shrunk copy (`--detect-max-side`); the counts and
+    /// times above are then the copy's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_resolution: Option<WorkingResolution>,
 }
 
 /// The detector: the cascade logic over the shared session threads.
@@ -161,32 +167,11 @@ impl Mtcnn {
     fn stage_onet(&self, img: &RgbImage, cand: Vec<[f64; 4]>) -> Result<Vec<Face>, PipelineError> {
         let cand = boxes::trunc(&cand);
         let (cand, prob, reg, lm) = self.run_crops(Net::O, img, cand, 48)?;
-        let keep: Vec<usize> = (0..cand.len())
+        let faces: Vec<Face> = (0..cand.len())
             .filter(|&i| prob[i] > THRESHOLDS[2])
+            .map(|i| onet_face(&cand[i], prob[i], &reg[i], &lm[i]))
             .collect();
-        let mut kept_boxes = Vec::with_capacity(keep.len());
-        let mut kept_reg = Vec::with_capacity(keep.len());
-        let mut scores = Vec::with_capacity(keep.len());
-        let mut points = Vec::with_capacity(keep.len());
-        for &i in &keep {
-            let b = cand[i];
-            let (bw, bh) = (b[2] - b[0] + 1.0, b[3] - b[1] + 1.0);
-            let l = &lm[i];
-            let mut p = [[0.0; 2]; 5];
-            for (k, pk) in p.iter_mut().enumerate() {
-                *pk = [bw * l[k] + b[0] - 1.0, bh * l[5 + k] + b[1] - 1.0];
-            }
-            kept_boxes.push(b);
-            kept_reg.push(reg[i]);
-            scores.push(prob[i]);
-            points.push(p);
-        }
-        let refined = boxes::regress(&kept_boxes, &kept_reg, true);
-        let pick = nms(&refined, &scores, NMS_ONET, Overlap::Min);
-        Ok(pick
-            .into_iter()
-            .map(|i| Face::new(refined[i], scores[i], points[i]))
-            .collect())
+        Ok(nms_faces(faces))
     }
 
     /// Crops every candidate, runs the net in batches, and returns the valid candidates
@@ -248,6 +233,32 @@ impl Mtcnn {
         }
         Ok((valid, prob, reg, lms))
     }
+}
+
+/// The face ONet gives for one crop box: landmarks relative to the box it saw, the box
+/// itself regressed (facenet's order: landmarks before the regression).
+fn onet_face(b: &[f64; 4], prob: f64, reg: &[f64; 4], lm: &[f64; 10]) -> Face {
+    let (bw, bh) = (b[2] - b[0] + 1.0, b[3] - b[1] + 1.0);
+    let mut p = [[0.0; 2]; 5];
+    for (k, pk) in p.iter_mut().enumerate() {
+        *pk = [bw * lm[k] + b[0] - 1.0, bh * lm[5 + k] + b[1] - 1.0];
+    }
+    let refined = boxes::regress(std::slice::from_ref(b), std::slice::from_ref(reg), true);
+    Face::new(refined[0], prob, p)
+}
+
+/// ONet's final NMS (overlap over the smaller box): the indices kept, score descending.
+fn onet_nms(faces: &[Face]) -> Vec<usize> {
+    let boxes: Vec<[f64; 4]> = faces.iter().map(|f| f.bbox).collect();
+    let scores: Vec<f64> = faces.iter().map(|f| f.score).collect();
+    nms(&boxes, &scores, NMS_ONET, Overlap::Min)
+}
+
+/// The faces [`onet_nms`] keeps, in its order.
+fn nms_faces(faces: Vec<Face>) -> Vec<Face> {
+    let pick = onet_nms(&faces);
+    let mut slots: Vec<Option<Face>> = faces.into_iter().map(Some).collect();
+    pick.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// Crops of every candidate (dropping empty boxes), spread over the cores: on a large
