@@ -1,7 +1,7 @@
 //! Everything loaded at start: ONNX Runtime, the manifest, the detector and the
 //! restorers, each on its own session threads.
 
-use super::detect::{Mtcnn, MtcnnNets};
+use super::detect::{Detector, DetectorKind, Mtcnn, MtcnnNets, RetinaFace, RetinaFaceSession};
 use super::error::PipelineError;
 use super::inference::model_args::ModelArgs;
 use super::inference::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 pub struct Engine {
     pub models_dir: PathBuf,
     pub manifest: Manifest,
-    pub detector: Mtcnn,
+    pub detector: Detector,
     /// The default restorer first.
     restorers: Vec<Restorer>,
     /// The background upsamplers whose files are present, by `bg_upsampler` option value
@@ -35,6 +35,55 @@ pub struct Engine {
     /// Where the restorers run (the detector's device is logged at load).
     pub device: ActiveDevice,
     pub load_ms: f64,
+}
+
+/// Loads the detector `--detector` chose (only that one) and says where it runs.
+fn load_detector(
+    env: &ort::environment::Environment,
+    manifest: &Manifest,
+    models_dir: &Path,
+    args: &ModelArgs,
+) -> Result<(Detector, ActiveDevice), RuntimeError> {
+    let opts = SessionOptions {
+        device: args.detector_device,
+        ..args.session_options()
+    };
+    if args.detector == DetectorKind::RetinaFace {
+        let entry = manifest.detector(ModelRole::RetinaFace).ok_or_else(|| {
+            RuntimeError::Config(
+                "--detector retinaface: the manifest has no retinaface model".into(),
+            )
+        })?;
+        // One pass per image: the configured intra-op threads, as many sessions as the
+        // restorers get (MTCNN's many single-threaded sessions suit its tiny nets only).
+        let session = RetinaFaceSession::start(env, models_dir, entry, &opts, args.sessions)?;
+        let device = session.device;
+        return Ok((Detector::RetinaFace(RetinaFace::new(session)), device));
+    }
+    let nets = [
+        ModelRole::MtcnnPnet,
+        ModelRole::MtcnnRnet,
+        ModelRole::MtcnnOnet,
+    ]
+    .map(|r| manifest.detector(r));
+    let [Some(p), Some(r), Some(o)] = nets else {
+        return Err(RuntimeError::Config(
+            "the manifest lacks an MTCNN net".into(),
+        ));
+    };
+    let mtcnn_opts = SessionOptions {
+        intra_threads: 1,
+        ..opts
+    };
+    let nets = MtcnnNets::start(
+        env,
+        models_dir,
+        [p, r, o],
+        &mtcnn_opts,
+        args.effective_detector_sessions(),
+    )?;
+    let device = nets.device;
+    Ok((Detector::Mtcnn(Mtcnn::new(nets)), device))
 }
 
 /// Whether `--restorer` names a file rather than a manifest entry.
@@ -53,30 +102,7 @@ impl Engine {
             Manifest::load_dir(&models_dir).map_err(|e| RuntimeError::Config(e.to_string()))?;
         let env = runtime::environment(args.ort_dylib.as_deref())?;
         let opts = args.session_options();
-        let nets = [
-            ModelRole::MtcnnPnet,
-            ModelRole::MtcnnRnet,
-            ModelRole::MtcnnOnet,
-        ]
-        .map(|r| manifest.detector(r));
-        let [Some(p), Some(r), Some(o)] = nets else {
-            return Err(RuntimeError::Config(
-                "the manifest lacks an MTCNN net".into(),
-            ));
-        };
-        let detector_opts = SessionOptions {
-            device: args.detector_device,
-            intra_threads: 1,
-            ..opts.clone()
-        };
-        let nets = MtcnnNets::start(
-            &env,
-            &models_dir,
-            [p, r, o],
-            &detector_opts,
-            args.effective_detector_sessions(),
-        )?;
-        let nets_device = nets.device;
+        let (detector, nets_device) = load_detector(&env, &manifest, &models_dir, args)?;
         let upstream = Arc::new(AtomicUsize::new(0));
         let policy = BatchPolicy {
             max_batch: 1,
@@ -163,7 +189,7 @@ impl Engine {
         Ok(Self {
             models_dir,
             manifest,
-            detector: Mtcnn::new(nets),
+            detector,
             restorers,
             bg_upsamplers,
             bg_upsampler_max_pixels,

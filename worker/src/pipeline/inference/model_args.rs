@@ -3,6 +3,7 @@
 //! `FACEFIX_…` environment variable.
 
 use super::runtime::{ConvSearch, CudaTuning, Device, SessionOptions};
+use crate::pipeline::detect::DetectorKind;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -63,6 +64,12 @@ pub struct ModelArgs {
     /// with batching; on CPU, more sessions with fewer threads each suit many small jobs.
     #[arg(long, env = "FACEFIX_SESSIONS", default_value_t = 1)]
     pub sessions: usize,
+
+    /// Face detector: `mtcnn` (the cascade) or `retinaface` (RetinaFace MobileNet-0.25,
+    /// one pass; its model comes from scripts/setup-models.sh). Only the chosen one is
+    /// loaded; jobs cannot choose.
+    #[arg(long, env = "FACEFIX_DETECTOR", value_enum, default_value_t = DetectorKind::Mtcnn)]
+    pub detector: DetectorKind,
 
     /// Where the face detector (MTCNN) runs: `cpu`, `cuda` or `auto`. CPU by default even
     /// on GPU workers: its nets are small and every photo size gives the pyramid new
@@ -131,6 +138,7 @@ impl Default for ModelArgs {
             sessions: 1,
             detector_sessions: 0,
             detector_device: Device::Cpu,
+            detector: DetectorKind::Mtcnn,
             max_batch: None,
             batch_wait_ms: 5,
             max_output_pixels: DEFAULT_MAX_OUTPUT_PIXELS,
@@ -204,6 +212,15 @@ mod tests {
             (d.tile, d.tile_overlap)
         );
         assert_eq!(cli.model.bg_upsampler_max_pixels, None);
+        assert_eq!(cli.model.detector, d.detector);
+        assert_eq!(d.detector, DetectorKind::Mtcnn);
+    }
+
+    #[test]
+    fn parses_the_detector() {
+        let cli = Cli::try_parse_from(["x", "--detector", "retinaface"]).expect("parse");
+        assert_eq!(cli.model.detector, DetectorKind::RetinaFace);
+        assert!(Cli::try_parse_from(["x", "--detector", "yolo"]).is_err());
     }
 
     #[test]
