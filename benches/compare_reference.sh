@@ -4,8 +4,9 @@
 # thread count, in one run; prints the median per stage and the speed-up ratios.
 #
 # Usage: benches/compare_reference.sh [-n RUNS] [-t THREADS] [-u UPSCALE] [-r RESTORER.onnx]
-#                                     [IMAGE...]
-#   defaults: 5 runs after 1 warm-up, threads = cores, upscale 2, the default restorer
+#                                     [-d mtcnn|retinaface] [IMAGE...]
+#   defaults: 5 runs after 1 warm-up, threads = cores, upscale 2, detector mtcnn (-d is
+#   passed to both sides as --detector), the default restorer
 #   (models/facefix_usm_512.onnx), images astronaut.png, collage_4faces.png,
 #   large_7680x4320.jpg from testdata/images (scripts/setup-testdata.sh makes the last).
 #   FACEFIX_BIN: the facefix binary (default: build target/release/facefix).
@@ -21,16 +22,23 @@ RUNS=5
 THREADS=$(nproc)
 UPSCALE=2
 RESTORER="$ROOT/models/facefix_usm_512.onnx"
-while getopts "n:t:u:r:h" opt; do
+DETECTOR=mtcnn
+while getopts "n:t:u:r:d:h" opt; do
     case "$opt" in
         n) RUNS=$OPTARG ;;
         t) THREADS=$OPTARG ;;
         u) UPSCALE=$OPTARG ;;
         r) RESTORER=$(realpath "$OPTARG") ;;
-        *) sed -n '2,17p' "$0"; exit 2 ;;
+        d) DETECTOR=$OPTARG ;;
+        *) sed -n '2,18p' "$0"; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
+case "$DETECTOR" in
+    mtcnn) DETECTOR_MODEL="$ROOT/models/mtcnn" ;;
+    retinaface) DETECTOR_MODEL="$ROOT/models/retinaface/retinaface_mnet025.onnx" ;;
+    *) echo "compare_reference: -d must be mtcnn or retinaface" >&2; exit 2 ;;
+esac
 TESTDATA="$ROOT/testdata/images"
 if [[ $# -gt 0 ]]; then
     IMAGES=("$@")
@@ -39,7 +47,7 @@ else
 fi
 PY="$ROOT/.venv/bin/python"
 REF="$ROOT/tools/reference/facefix_ref.py"
-for f in "$PY" "$REF" "$RESTORER" "$ROOT/models/mtcnn/pnet.onnx"; do
+for f in "$PY" "$REF" "$RESTORER" "$DETECTOR_MODEL"; do
     [[ -e "$f" ]] || { echo "compare_reference: missing $f (run scripts/setup-models.sh)" >&2; exit 1; }
 done
 # The default images include the generated 33 MP photo.
@@ -57,15 +65,16 @@ trap 'rm -rf "$WORK"' EXIT
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
 echo "machine: $(nproc) cores ($cpu), threads $THREADS, upscale $UPSCALE, $RUNS runs after 1 warm-up"
-echo "restorer: ${RESTORER#"$ROOT"/}"
+echo "restorer: ${RESTORER#"$ROOT"/}, detector: $DETECTOR"
 echo
 
 for img in "${IMAGES[@]}"; do
     name=$(basename "$img")
-    "$PY" "$REF" "$img" "$WORK/ref.png" --detector-dir "$ROOT/models/mtcnn" --restorer "$RESTORER" \
+    "$PY" "$REF" "$img" "$WORK/ref.png" --detector "$DETECTOR" --detector-dir "$DETECTOR_MODEL" \
+        --restorer "$RESTORER" \
         --upscale "$UPSCALE" --threads "$THREADS" --bench "$RUNS" --json "$WORK/ref.json" >/dev/null
     "$BIN" restore "$img" "$WORK/rs.png" --restorer "$RESTORER" --models-dir "$ROOT/models" \
-        --device cpu --intra-threads "$THREADS" --upscale "$UPSCALE" --bench "$RUNS" \
+        --device cpu --intra-threads "$THREADS" --detector "$DETECTOR" --upscale "$UPSCALE" --bench "$RUNS" \
         --json "$WORK/rs.json" >/dev/null
     "$PY" - "$name" "$WORK/ref.json" "$WORK/rs.json" <<'PYEOF'
 import json, sys

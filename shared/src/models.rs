@@ -29,6 +29,10 @@ pub enum ModelRole {
     MtcnnRnet,
     /// MTCNN stage 3 (output net, 48x48 crops, landmarks).
     MtcnnOnet,
+    /// RetinaFace: one pass over the whole image, boxes and landmarks (optional: only
+    /// a worker started with `--detector retinaface` loads it).
+    #[serde(rename = "retinaface")]
+    RetinaFace,
 }
 
 /// Tensor layout of the image input.
@@ -52,6 +56,8 @@ pub enum Normalisation {
     ZeroToOne,
     /// `(x - 127.5) * 0.0078125` (MTCNN).
     Mtcnn,
+    /// `x - mean` per channel, B, G, R = 104, 117, 123 (RetinaFace's training config).
+    RetinafaceMeans,
 }
 
 /// Channel order of the image input.
@@ -59,6 +65,9 @@ pub enum Normalisation {
 pub enum Channels {
     #[serde(rename = "RGB")]
     Rgb,
+    /// RetinaFace (trained on OpenCV's BGR).
+    #[serde(rename = "BGR")]
+    Bgr,
 }
 
 /// One `[[model]]` entry.
@@ -352,6 +361,13 @@ impl Manifest {
                 return Err(self.invalid(format!("need exactly one {role:?} model, found {n}")));
             }
         }
+        let retinafaces = self
+            .models
+            .iter()
+            .filter(|m| m.role == ModelRole::RetinaFace);
+        if retinafaces.count() > 1 {
+            return Err(self.invalid("at most one retinaface model".to_string()));
+        }
         Ok(())
     }
 
@@ -423,7 +439,8 @@ impl Manifest {
             .find(|m| m.bg_upsampler.as_deref() == Some(option))
     }
 
-    /// The MTCNN net of a role (validated to exist).
+    /// The detector model of a role (the MTCNN nets are validated to exist; the
+    /// RetinaFace entry is optional).
     pub fn detector(&self, role: ModelRole) -> Option<&ModelEntry> {
         self.models.iter().find(|m| m.role == role)
     }
@@ -558,6 +575,12 @@ mod tests {
         let pnet = m.detector(ModelRole::MtcnnPnet).expect("pnet");
         assert_eq!(pnet.layout, Layout::Nwhc);
         assert_eq!(pnet.image_input(), "input_1");
+        let retina = m.detector(ModelRole::RetinaFace).expect("retinaface");
+        assert_eq!(
+            (retina.layout, retina.channels, retina.normalisation),
+            (Layout::Nchw, Channels::Bgr, Normalisation::RetinafaceMeans)
+        );
+        assert!(m.restorer(&retina.name).is_none());
     }
 
     #[test]
@@ -671,6 +694,23 @@ max_batch = 4
                 "bogus",
             ),
         ];
+        let retinaface = |i: u32| {
+            format!(
+                "[[model]]\nname = \"rf{i}\"\nrole = \"retinaface\"\ndescription = \"d\"\n\
+                 file = \"rf{i}.onnx\"\nlicence = \"MIT\"\ninputs = [\"input\"]\nsize = 0\n\
+                 layout = \"NCHW\"\nchannels = \"BGR\"\nnormalisation = \"retinaface-means\"\n\
+                 max_batch = 1\n"
+            )
+        };
+        let one = with_detectors(&retinaface(1));
+        assert!(
+            Manifest::parse(&one, Path::new("m.toml")).is_ok(),
+            "one retinaface"
+        );
+        let cases = cases.into_iter().chain([(
+            with_detectors(&format!("{}{}", retinaface(1), retinaface(2))),
+            "at most one retinaface",
+        )]);
         for (text, want) in cases {
             let err = Manifest::parse(&text, Path::new("m.toml")).expect_err(want);
             assert!(

@@ -1,6 +1,7 @@
 //! Parity with the Python reference (`tools/reference/facefix_ref.py`): for every test
 //! image the CLI decodes, with the reference's `asym` test restorer at upscale 1 and 2,
-//! the same face count, landmarks within 1 px, and PSNR of the whole output >= 40 dB.
+//! the same face count, landmarks within 1 px, and PSNR of the whole output >= 40 dB;
+//! once with MTCNN and once with RetinaFace (`--detector retinaface`) on both sides.
 //!
 //! The reference runs in the project venv (`.venv/bin/python`, made by
 //! `scripts/setup-models.sh`). Formats the CLI does not read (TIFF, AVIF, HEIC) must be
@@ -14,7 +15,9 @@ use bytes::Bytes;
 use facefix_shared::ErrorCode;
 use facefix_shared::job::ImageFormat;
 use facefix_worker::pipeline::{NoStageObserver, PipelineError, Request};
-use pipeline_support::{asym_pipeline, models_dir, repo, test_restorer, testdata, venv_python};
+use pipeline_support::{
+    asym_pipeline, models_dir, repo, retinaface_pipeline, test_restorer, testdata, venv_python,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -24,14 +27,23 @@ const MAX_LANDMARK_PX: f64 = 1.0;
 
 /// Runs the pipeline as `facefix restore INPUT OUTPUT.png --upscale N --restorer asym`
 /// does, writes OUTPUT, and returns the metadata compared, named as in its META.json.
-fn run_ours(input: &Path, output: &Path, upscale: u32) -> Result<serde_json::Value, PipelineError> {
+fn run_ours(
+    input: &Path,
+    output: &Path,
+    upscale: u32,
+    detector: Detector,
+) -> Result<serde_json::Value, PipelineError> {
     let bytes = std::fs::read(input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
     let req = Request {
         upscale,
         format: Some(ImageFormat::Png),
         ..Request::default()
     };
-    let restored = pipeline_support::rt().block_on(asym_pipeline().run(
+    let pipeline = match detector {
+        Detector::Mtcnn => asym_pipeline(),
+        Detector::RetinaFace => retinaface_pipeline(),
+    };
+    let restored = pipeline_support::rt().block_on(pipeline.run(
         Bytes::from(bytes),
         &req,
         Arc::new(NoStageObserver),
@@ -48,14 +60,27 @@ fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn run_reference(input: &Path, output: &Path, json: &Path, upscale: u32) -> serde_json::Value {
+fn run_reference(
+    input: &Path,
+    output: &Path,
+    json: &Path,
+    upscale: u32,
+    detector: Detector,
+) -> serde_json::Value {
     let script = repo().join("tools/reference/facefix_ref.py");
+    let (name, model) = match detector {
+        Detector::Mtcnn => ("mtcnn", models_dir().join("mtcnn")),
+        Detector::RetinaFace => (
+            "retinaface",
+            models_dir().join("retinaface/retinaface_mnet025.onnx"),
+        ),
+    };
     let out = Command::new(venv_python())
         .arg(&script)
         .arg(input)
         .arg(output)
-        .args(["--detector-dir"])
-        .arg(models_dir().join("mtcnn"))
+        .args(["--detector", name, "--detector-dir"])
+        .arg(model)
         .arg("--restorer")
         .arg(test_restorer("restorer_asym_512.onnx"))
         .args([
@@ -127,8 +152,25 @@ fn images() -> Vec<PathBuf> {
     v
 }
 
+/// The detector both sides use.
+#[derive(Debug, Clone, Copy)]
+enum Detector {
+    Mtcnn,
+    RetinaFace,
+}
+
 #[test]
 fn cli_matches_the_reference_on_every_test_image() {
+    parity_on_every_test_image(Detector::Mtcnn, &[1, 2]);
+}
+
+/// The same with `--detector retinaface` on both sides.
+#[test]
+fn cli_matches_the_reference_with_retinaface() {
+    parity_on_every_test_image(Detector::RetinaFace, &[1, 2]);
+}
+
+fn parity_on_every_test_image(detector: Detector, upscales: &[u32]) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let mut table = vec![format!(
         "{:<28} {:>2} {:>6} {:>6} {:>10} {:>8}",
@@ -140,10 +182,10 @@ fn cli_matches_the_reference_on_every_test_image() {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        for upscale in [1, 2] {
+        for &upscale in upscales {
             let stem = format!("{name}.x{upscale}");
             let ours_png = dir.path().join(format!("{stem}.ours.png"));
-            let ours = match run_ours(&input, &ours_png, upscale) {
+            let ours = match run_ours(&input, &ours_png, upscale, detector) {
                 Ok(m) => m,
                 Err(e) if e.code() == ErrorCode::UnsupportedFormat => {
                     table.push(format!(
@@ -160,7 +202,7 @@ fn cli_matches_the_reference_on_every_test_image() {
                 dir.path().join(format!("{stem}.ref.png")),
                 dir.path().join(format!("{stem}.ref.json")),
             );
-            let reference = run_reference(&input, &ref_png, &ref_json, upscale);
+            let reference = run_reference(&input, &ref_png, &ref_json, upscale, detector);
             let (n_ours, n_ref) = (ours["num_faces"].as_u64(), reference["num_faces"].as_u64());
             if n_ours != n_ref {
                 failures.push(format!("{stem}: {n_ours:?} faces, the reference {n_ref:?}"));
@@ -190,7 +232,7 @@ fn cli_matches_the_reference_on_every_test_image() {
             }
         }
     }
-    println!("{}", table.join("\n"));
+    println!("{detector:?}\n{}", table.join("\n"));
     assert!(
         failures.is_empty(),
         "parity failures:\n{}",

@@ -5,8 +5,25 @@
 
 mod pipeline_support;
 
+use facefix_worker::pipeline::Engine;
+use facefix_worker::pipeline::detect::{DetectorStats, Mtcnn, MtcnnStats};
 use facefix_worker::pipeline::face::filter_faces;
 use pipeline_support::{asym_engine, decode_rgb, reference_rgb};
+
+/// The test engine's detector, which is MTCNN (the default).
+fn mtcnn_stats(stats: DetectorStats) -> MtcnnStats {
+    match stats {
+        DetectorStats::Mtcnn(s) => s,
+        other => panic!("MTCNN stats expected, got {other:?}"),
+    }
+}
+
+fn mtcnn(engine: &Engine) -> &Mtcnn {
+    engine
+        .detector
+        .as_mtcnn()
+        .unwrap_or_else(|| panic!("the test engine's detector is MTCNN"))
+}
 
 struct Expected {
     image: &'static str,
@@ -52,7 +69,7 @@ fn cascade_matches_the_reference_on_every_table_image() {
     let engine = asym_engine();
     for e in EXPECTED {
         let img = reference_rgb(e.image);
-        let (faces, stats) = engine.detector.detect(&img).expect("detect");
+        let (faces, stats) = mtcnn(&engine).detect(&img).expect("detect");
         assert_eq!(
             stats.pnet_hits_per_scale, e.hits,
             "{}: PNet hits per scale",
@@ -96,8 +113,7 @@ fn astronaut_landmarks_within_one_pixel_of_testdata_readme() {
         [201.82, 139.77],
         [244.91, 141.99],
     ];
-    let (faces, _) = asym_engine()
-        .detector
+    let (faces, _) = mtcnn(&asym_engine())
         .detect(&decode_rgb("astronaut.png"))
         .expect("detect");
     assert_eq!(faces.len(), 1);
@@ -121,7 +137,7 @@ fn face_counts_after_the_filter() {
         ("collage_4faces.png", 4),
     ] {
         let img = decode_rgb(name);
-        let (faces, _) = engine.detector.detect(&img).expect("detect");
+        let (faces, _) = mtcnn(&engine).detect(&img).expect("detect");
         let kept = filter_faces(faces, img.width(), img.height(), false);
         assert_eq!(kept.len(), want, "{name}");
     }
@@ -130,7 +146,7 @@ fn face_counts_after_the_filter() {
 #[test]
 fn only_center_face_keeps_hopper_in_the_collage() {
     let img = decode_rgb("collage_4faces.png");
-    let (faces, _) = asym_engine().detector.detect(&img).expect("detect");
+    let (faces, _) = mtcnn(&asym_engine()).detect(&img).expect("detect");
     let kept = filter_faces(faces, img.width(), img.height(), true);
     assert_eq!(kept.len(), 1);
     assert!(
@@ -149,7 +165,7 @@ fn exif_orientation_is_applied_before_detection() {
     );
     let img = reference_rgb("../bad/exif_orientation6_gps.jpg");
     assert_eq!(img.dimensions(), (384, 512), "upright");
-    let (faces, stats) = asym_engine().detector.detect(&img).expect("detect");
+    let (faces, stats) = mtcnn(&asym_engine()).detect(&img).expect("detect");
     assert_eq!(stats.pnet_hits_per_scale, [73, 56, 47, 28, 15, 11, 3, 0, 0]);
     assert_eq!(faces.len(), 1);
     let b = faces[0].bbox;
@@ -163,7 +179,7 @@ fn exif_orientation_is_applied_before_detection() {
 fn tiled_pnet_gives_the_same_detections() {
     use facefix_worker::pipeline::detect::mtcnn::TileSize;
     let engine = asym_engine();
-    let tiled = engine.detector.clone().with_tile_size(TileSize {
+    let tiled = mtcnn(&engine).clone().with_tile_size(TileSize {
         width: 64,
         height: 38,
         above_pixels: 0,
@@ -175,7 +191,7 @@ fn tiled_pnet_gives_the_same_detections() {
         "tiny_face_64x75.png",
     ] {
         let img = decode_rgb(name);
-        let whole = engine.detector.detect(&img).expect("detect");
+        let whole = mtcnn(&engine).detect(&img).expect("detect");
         let tiles = tiled.detect(&img).expect("detect tiled");
         assert_eq!(whole.0, tiles.0, "{name}: faces");
         assert_eq!(
@@ -194,9 +210,10 @@ fn tiled_pnet_gives_the_same_detections() {
 fn working_resolution_off_or_above_the_photo_is_full_resolution_exactly() {
     let engine = asym_engine();
     let img = decode_rgb("collage_4faces.png");
-    let (full, full_stats) = engine.detector.detect(&img).expect("detect");
+    let (full, full_stats) = mtcnn(&engine).detect(&img).expect("detect");
     for max_side in [0, img.width().max(img.height()), 4096] {
         let (got, stats) = engine.detect_faces(&img, max_side).expect("detect");
+        let stats = mtcnn_stats(stats);
         assert_eq!(got, full, "max side {max_side}");
         // The counts match; the stage times are wall clock and do not.
         assert_eq!(
@@ -227,7 +244,9 @@ fn working_resolution_finds_the_same_faces_on_the_large_photo() {
     let (full, _) = engine.detector.detect(&img).expect("detect");
     assert!(!full.is_empty(), "the photo has a face");
     let (found, stats) = engine.detect_faces(&img, 1600).expect("detect");
-    let working = stats.working_resolution.expect("ran on a copy");
+    let working = mtcnn_stats(stats)
+        .working_resolution
+        .expect("ran on a copy");
     assert_eq!((working.width, working.height), (1600, 900));
     assert_eq!(working.refined, found.len(), "every face refined");
     assert_eq!(found.len(), full.len(), "faces: {found:?} vs {full:?}");

@@ -122,7 +122,7 @@ fn main() -> Result<()> {
                 full = Some((faces, detect_ms, output));
                 continue;
             };
-            let working = stats.working_resolution.as_ref();
+            let working = stats.working_resolution();
             let mut row = compare(full_faces, &faces);
             row.kept_unrefined = working.map_or(0, |r| r.kept_unrefined);
             row.working = working.map_or_else(

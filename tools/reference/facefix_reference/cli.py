@@ -16,13 +16,16 @@ from pathlib import Path
 
 from .encode import format_for_path
 from .errors import ReferenceError
-from .pipeline import STAGES, Pipeline
+from .pipeline import DETECTORS, STAGES, Pipeline
 from .restore import DEFAULT_FIDELITY
 from .runtime import PROVIDERS
 
 REPO = Path(__file__).resolve().parents[3]
 ENV_PREFIX = "FACEFIX_REF_"
 TRUE_WORDS = ("1", "true", "yes", "on")
+#: Where each detector's model is when --detector-dir is not given.
+DEFAULT_MODEL = {"mtcnn": str(REPO / "models" / "mtcnn"),
+                 "retinaface": str(REPO / "models" / "retinaface" / "retinaface_mnet025.onnx")}
 
 
 def env_name(flag):
@@ -46,12 +49,15 @@ def option(parser, flag, help, **kw):
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="facefix_ref.py",
-        description="Reference face restoration: MTCNN, FFHQ alignment, an ONNX restorer "
+        description="Reference face restoration: MTCNN or RetinaFace, FFHQ alignment, an ONNX restorer "
                     "with GFPGAN's contract, facexlib's paste-back.")
     p.add_argument("input", help="input image (anything OpenCV decodes)")
     p.add_argument("output", help="output image: .png, .jpg/.jpeg or .webp")
-    option(p, "--detector-dir", "folder with pnet.onnx, rnet.onnx, onet.onnx",
-           default=str(REPO / "models" / "mtcnn"))
+    option(p, "--detector", "face detector: mtcnn or retinaface (default mtcnn)",
+           choices=DETECTORS, default="mtcnn")
+    option(p, "--detector-dir", "MTCNN: folder with pnet.onnx, rnet.onnx, onet.onnx "
+                                "(default models/mtcnn); RetinaFace: the ONNX file (default "
+                                "models/retinaface/retinaface_mnet025.onnx)", default=None)
     option(p, "--restorer", "restorer ONNX model (GFPGAN I/O contract)",
            default=str(REPO / "models" / "facefix_usm_512.onnx"))
     option(p, "--upscale", "output scale of the whole image (default 2)", type=int, default=2)
@@ -130,8 +136,8 @@ def main(argv=None):
     name = os.path.basename(args.input)
     try:
         format_for_path(args.output)  # before the models load: fail fast
-        detector = None if args.aligned else args.detector_dir
-        pipeline = Pipeline(args.restorer, detector, args.threads, args.provider)
+        detector = None if args.aligned else (args.detector_dir or DEFAULT_MODEL[args.detector])
+        pipeline = Pipeline(args.restorer, detector, args.threads, args.provider, args.detector)
         meta = run_once(pipeline, args)
         if args.bench > 0:
             meta["bench"] = bench_stats(

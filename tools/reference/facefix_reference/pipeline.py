@@ -10,10 +10,12 @@ from .decode import decode_image
 from .encode import encode_image, format_for_ext
 from .errors import BadRequest
 from .mtcnn import MTCNN
+from .retinaface import RetinaFace
 from .paste import paste_back
 from .restore import DEFAULT_FIDELITY, Restorer
 
 MAX_UPSCALE = 8
+DETECTORS = ("mtcnn", "retinaface")
 STAGES = ("decode", "detect", "align", "restore", "paste", "encode")
 
 
@@ -39,17 +41,22 @@ class Pipeline:
     """Models loaded once; `process` runs one image.
 
     `restorer`: ONNX restorer path; `detector_dir`: folder with pnet/rnet/onet.onnx
-    (only needed without `aligned`); `threads`: ONNX Runtime intra-op and OpenCV
-    threads (0 = their defaults); `provider`: 'cpu', 'cuda' or 'auto' for the restorer
-    (MTCNN always runs on the CPU, whose numbers the worker matches).
+    (`detector` 'mtcnn') or the RetinaFace ONNX file (`detector` 'retinaface'), only
+    needed without `aligned`; `threads`: ONNX Runtime intra-op and OpenCV threads (0 =
+    their defaults); `provider`: 'cpu', 'cuda' or 'auto' for the restorer (the
+    detector always runs on the CPU, whose numbers the worker matches).
     """
 
-    def __init__(self, restorer, detector_dir=None, threads=0, provider="cpu"):
+    def __init__(self, restorer, detector_dir=None, threads=0, provider="cpu",
+                 detector="mtcnn"):
         started = time.perf_counter()
+        if detector not in DETECTORS:
+            raise BadRequest("detector must be one of %s" % ", ".join(DETECTORS))
         if threads > 0:
             cv2.setNumThreads(threads)
         self.restorer = Restorer(restorer, threads, provider)
-        self.detector = MTCNN(detector_dir, threads) if detector_dir else None
+        kind = RetinaFace if detector == "retinaface" else MTCNN
+        self.detector = kind(detector_dir, threads) if detector_dir else None
         self.model_load_ms = (time.perf_counter() - started) * 1000.0
 
     def process(self, data, ext=".png", upscale=2, aligned=False, only_center_face=False,
@@ -60,7 +67,7 @@ class Pipeline:
         if not isinstance(upscale, int) or not 1 <= upscale <= MAX_UPSCALE:
             raise BadRequest("upscale %r is out of range 1-%d" % (upscale, MAX_UPSCALE))
         if not aligned and self.detector is None:
-            raise BadRequest("face detection needs the MTCNN folder (--detector-dir)")
+            raise BadRequest("face detection needs the detector's model (--detector-dir)")
         watch = Stopwatch()
         decoded = watch.timed("decode", decode_image, data)
         h, w = decoded.bgr.shape[:2]

@@ -1,7 +1,10 @@
 //! Everything loaded at start: ONNX Runtime, the manifest, the detector and the
 //! restorers, each on its own session threads.
 
-use super::detect::{DetectorStats, Mtcnn, MtcnnNets, detect_at_working_resolution};
+use super::detect::{
+    Detector, DetectorKind, DetectorStats, Mtcnn, MtcnnNets, RetinaFace, RetinaFaceSession,
+    detect_at_working_resolution,
+};
 use super::error::PipelineError;
 use super::face::Face;
 use super::inference::model_args::ModelArgs;
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 pub struct Engine {
     pub models_dir: PathBuf,
     pub manifest: Manifest,
-    pub detector: Mtcnn,
+    pub detector: Detector,
     /// `--detect-max-side`: the long side detection works at (0 = full resolution).
     pub detect_max_side: u32,
     /// The default restorer first.
@@ -40,6 +43,63 @@ pub struct Engine {
     /// Where the restorers run (the detector's device is logged at load).
     pub device: ActiveDevice,
     pub load_ms: f64,
+}
+
+/// Loads the detector `--detector` chose (only that one) and says where it runs.
+fn load_detector(
+    env: &ort::environment::Environment,
+    manifest: &Manifest,
+    models_dir: &Path,
+    args: &ModelArgs,
+    restorer_opts: &SessionOptions,
+) -> Result<(Detector, ActiveDevice), RuntimeError> {
+    let opts = SessionOptions {
+        device: args.detector_device,
+        // Detectors have no fp16 variants: small, and their scores and landmarks decide
+        // which faces exist.
+        precision: Precision::Fp32,
+        trt: TrtSettings {
+            fp16: false,
+            ..restorer_opts.trt.clone()
+        },
+        ..restorer_opts.clone()
+    };
+    if args.detector == DetectorKind::RetinaFace {
+        let entry = manifest.detector(ModelRole::RetinaFace).ok_or_else(|| {
+            RuntimeError::Config(
+                "--detector retinaface: the manifest has no retinaface model".into(),
+            )
+        })?;
+        // One pass per image: the configured intra-op threads, as many sessions as the
+        // restorers get (MTCNN's many single-threaded sessions suit its tiny nets only).
+        let session = RetinaFaceSession::start(env, models_dir, entry, &opts, args.sessions)?;
+        let device = session.device;
+        return Ok((Detector::RetinaFace(RetinaFace::new(session)), device));
+    }
+    let nets = [
+        ModelRole::MtcnnPnet,
+        ModelRole::MtcnnRnet,
+        ModelRole::MtcnnOnet,
+    ]
+    .map(|r| manifest.detector(r));
+    let [Some(p), Some(r), Some(o)] = nets else {
+        return Err(RuntimeError::Config(
+            "the manifest lacks an MTCNN net".into(),
+        ));
+    };
+    let mtcnn_opts = SessionOptions {
+        intra_threads: 1,
+        ..opts
+    };
+    let nets = MtcnnNets::start(
+        env,
+        models_dir,
+        [p, r, o],
+        &mtcnn_opts,
+        args.effective_detector_sessions(),
+    )?;
+    let device = nets.device;
+    Ok((Detector::Mtcnn(Mtcnn::new(nets)), device))
 }
 
 /// Whether `--restorer` names a file rather than a manifest entry.
@@ -61,37 +121,7 @@ impl Engine {
             trt: args.trt_settings(&models_dir),
             ..args.session_options()
         };
-        let nets = [
-            ModelRole::MtcnnPnet,
-            ModelRole::MtcnnRnet,
-            ModelRole::MtcnnOnet,
-        ]
-        .map(|r| manifest.detector(r));
-        let [Some(p), Some(r), Some(o)] = nets else {
-            return Err(RuntimeError::Config(
-                "the manifest lacks an MTCNN net".into(),
-            ));
-        };
-        let detector_opts = SessionOptions {
-            device: args.detector_device,
-            intra_threads: 1,
-            // The detector's nets have no fp16 variants: small, and their scores and
-            // landmarks decide which faces exist.
-            precision: Precision::Fp32,
-            trt: TrtSettings {
-                fp16: false,
-                ..opts.trt.clone()
-            },
-            ..opts.clone()
-        };
-        let nets = MtcnnNets::start(
-            &env,
-            &models_dir,
-            [p, r, o],
-            &detector_opts,
-            args.effective_detector_sessions(),
-        )?;
-        let nets_device = nets.device;
+        let (detector, nets_device) = load_detector(&env, &manifest, &models_dir, args, &opts)?;
         let upstream = Arc::new(AtomicUsize::new(0));
         let policy = BatchPolicy {
             max_batch: 1,
@@ -178,7 +208,7 @@ impl Engine {
         Ok(Self {
             models_dir,
             manifest,
-            detector: Mtcnn::new(nets),
+            detector,
             detect_max_side: args.detect_max_side,
             restorers,
             bg_upsamplers,
@@ -207,7 +237,7 @@ impl Engine {
             |im| self.detector.detect(im),
             |full, found| self.detector.refine(full, found),
         )?;
-        stats.working_resolution = working;
+        stats.set_working_resolution(working);
         Ok((faces, stats))
     }
 

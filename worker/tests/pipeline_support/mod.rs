@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use facefix_shared::intake::ImageLimits;
+use facefix_worker::pipeline::detect::DetectorKind;
 use facefix_worker::pipeline::inference::runtime::Device;
 use facefix_worker::pipeline::{Engine, ModelArgs};
 use facefix_worker::pipeline::{FacePipeline, Limits};
@@ -93,10 +94,37 @@ pub fn asym_engine() -> Arc<Engine> {
         .clone()
 }
 
+/// One engine per test binary with the `asym` restorer and RetinaFace as the detector.
+pub fn retinaface_engine() -> Arc<Engine> {
+    static E: OnceLock<Arc<Engine>> = OnceLock::new();
+    E.get_or_init(|| {
+        assert!(
+            models_dir()
+                .join("retinaface/retinaface_mnet025.onnx")
+                .is_file(),
+            "missing the RetinaFace model: {SETUP_HINT}"
+        );
+        load(&ModelArgs {
+            detector: DetectorKind::RetinaFace,
+            ..model_args(Some(&test_restorer("restorer_asym_512.onnx")))
+        })
+    })
+    .clone()
+}
+
 /// A pipeline over the shared asym engine.
 pub fn asym_pipeline() -> FacePipeline {
+    pipeline_over(asym_engine())
+}
+
+/// A pipeline over the shared asym engine with RetinaFace.
+pub fn retinaface_pipeline() -> FacePipeline {
+    pipeline_over(retinaface_engine())
+}
+
+fn pipeline_over(engine: Arc<Engine>) -> FacePipeline {
     FacePipeline::new(
-        asym_engine(),
+        engine,
         Limits {
             decode: ImageLimits::default(),
             max_output_pixels:

@@ -4,6 +4,7 @@
 
 use super::runtime::{ConvSearch, CudaTuning, Device, SessionOptions};
 use super::tensorrt::{self, TrtSettings};
+use crate::pipeline::detect::DetectorKind;
 use clap::Args;
 use facefix_shared::models::Precision;
 use std::path::{Path, PathBuf};
@@ -80,6 +81,12 @@ pub struct ModelArgs {
     #[arg(long, env = "FACEFIX_SESSIONS", default_value_t = 1)]
     pub sessions: usize,
 
+    /// Face detector: `mtcnn` (the cascade) or `retinaface` (RetinaFace MobileNet-0.25,
+    /// one pass; its model comes from scripts/setup-models.sh). Only the chosen one is
+    /// loaded; jobs cannot choose.
+    #[arg(long, env = "FACEFIX_DETECTOR", value_enum, default_value_t = DetectorKind::Mtcnn)]
+    pub detector: DetectorKind,
+
     /// Where the face detector (MTCNN) runs: `cpu`, `cuda` or `auto`. CPU by default even
     /// on GPU workers: its nets are small and every photo size gives the pyramid new
     /// input shapes. On an H200 host a one-shot restore of a 512x512 photo spent 736 ms
@@ -136,7 +143,7 @@ pub struct ModelArgs {
 }
 
 /// Default `--detect-max-side` (docs/pipeline.md, "Detection at working resolution").
-pub const DEFAULT_DETECT_MAX_SIDE: u32 = 0;
+pub const DEFAULT_DETECT_MAX_SIDE: u32 = 1600;
 
 /// Default background-upsampler tile core side.
 pub const DEFAULT_TILE: u32 = 192;
@@ -161,6 +168,7 @@ impl Default for ModelArgs {
             detector_sessions: 0,
             detector_device: Device::Cpu,
             detect_max_side: DEFAULT_DETECT_MAX_SIDE,
+            detector: DetectorKind::Mtcnn,
             max_batch: None,
             batch_wait_ms: 5,
             max_output_pixels: DEFAULT_MAX_OUTPUT_PIXELS,
@@ -252,6 +260,8 @@ mod tests {
         assert_eq!(cli.model.bg_upsampler_max_pixels, None);
         assert_eq!(cli.model.precision, Precision::Fp32);
         assert_eq!(cli.model.precision, d.precision);
+        assert_eq!(cli.model.detector, d.detector);
+        assert_eq!(d.detector, DetectorKind::Mtcnn);
     }
 
     #[test]
@@ -282,6 +292,13 @@ mod tests {
             PathBuf::from("/m/cache/tensorrt")
         );
         assert!(Cli::try_parse_from(["x", "--precision", "fp8"]).is_err());
+    }
+
+    #[test]
+    fn parses_the_detector() {
+        let cli = Cli::try_parse_from(["x", "--detector", "retinaface"]).expect("parse");
+        assert_eq!(cli.model.detector, DetectorKind::RetinaFace);
+        assert!(Cli::try_parse_from(["x", "--detector", "yolo"]).is_err());
     }
 
     #[test]

@@ -12,8 +12,10 @@ fn to_f32(v: u8, norm: Normalisation) -> f32 {
     let x = f32::from(v) / 255.0;
     match norm {
         Normalisation::ZeroToOne => x,
-        // The MTCNN contract never reaches a restorer (the manifest refuses it there).
-        Normalisation::MinusOneToOne | Normalisation::Mtcnn => (x - 0.5) / 0.5,
+        // The detectors' contracts never reach a restorer (the manifest refuses them there).
+        Normalisation::MinusOneToOne | Normalisation::Mtcnn | Normalisation::RetinafaceMeans => {
+            (x - 0.5) / 0.5
+        }
     }
 }
 
@@ -59,7 +61,9 @@ pub fn postprocess(out: &TensorF32, norm: Normalisation) -> Vec<RgbImage> {
     let n = out.data.len() / (3 * plane).max(1);
     let convert = match norm {
         Normalisation::ZeroToOne => unit_to_u8,
-        Normalisation::MinusOneToOne | Normalisation::Mtcnn => to_u8,
+        Normalisation::MinusOneToOne | Normalisation::Mtcnn | Normalisation::RetinafaceMeans => {
+            to_u8
+        }
     };
     (0..n)
         .map(|k| {

@@ -35,7 +35,7 @@ const NMS_ONET: f64 = 0.7;
 
 /// What the cascade did, for the JSON metadata and for tests against the reference.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct DetectorStats {
+pub struct MtcnnStats {
     pub pnet_hits_per_scale: Vec<usize>,
     pub after_pnet: usize,
     pub after_rnet: usize,
@@ -92,8 +92,8 @@ impl Mtcnn {
 
     /// Faces in the order of the last NMS (score descending). Blocks on the detector
     /// threads: call from a blocking thread.
-    pub fn detect(&self, img: &RgbImage) -> Result<(Vec<Face>, DetectorStats), PipelineError> {
-        let mut stats = DetectorStats::default();
+    pub fn detect(&self, img: &RgbImage) -> Result<(Vec<Face>, MtcnnStats), PipelineError> {
+        let mut stats = MtcnnStats::default();
         let t = Instant::now();
         let (cand, scores) = self.stage_pnet(img, &mut stats)?;
         stats.after_pnet = cand.len();
@@ -119,7 +119,7 @@ impl Mtcnn {
     fn stage_pnet(
         &self,
         img: &RgbImage,
-        stats: &mut DetectorStats,
+        stats: &mut MtcnnStats,
     ) -> Result<(Vec<[f64; 4]>, Vec<f64>), PipelineError> {
         let (w, h) = img.dimensions();
         let mut all_boxes = Vec::new();

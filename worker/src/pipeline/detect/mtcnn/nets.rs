@@ -5,6 +5,7 @@
 //! tracing span and a reply sender, then wait for the reply. The async runtime never
 //! waits here.
 
+use crate::pipeline::detect::contract;
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::inference::runtime::{self, ActiveDevice, RuntimeError, SessionOptions};
 use crate::pipeline::inference::session::{self, Feed, IoInfo, TensorF32};
@@ -131,19 +132,13 @@ impl MtcnnNets {
             span: tracing::Span::current(),
             reply,
         };
-        self.workers
-            .sender()
-            .send(cmd)
-            .map_err(|_| PipelineError::Transient("the detector threads have stopped".into()))?;
+        contract::send(&self.workers, cmd)?;
         Ok(Pending(rx))
     }
 
     /// Waits for a submitted run.
     pub fn wait(pending: Pending) -> Result<NetOutput, PipelineError> {
-        pending
-            .0
-            .recv()
-            .map_err(|_| PipelineError::Transient("a detector thread died during a run".into()))?
+        contract::receive(&pending.0)
     }
 }
 
@@ -225,28 +220,8 @@ fn check_net(
     inputs: &[IoInfo],
     outputs: &[IoInfo],
 ) -> Result<NetIo, RuntimeError> {
-    let fail = |message: String| RuntimeError::Contract {
-        model: entry.name.clone(),
-        message,
-    };
-    let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-    if names != entry.inputs.iter().map(String::as_str).collect::<Vec<_>>() {
-        return Err(fail(format!(
-            "inputs are {names:?}, the manifest says {:?}",
-            entry.inputs
-        )));
-    }
-    let input = &inputs[0];
-    if entry.layout != Layout::Nwhc
-        || input.shape.len() != 4
-        || input.shape[3] != 3
-        || !input.is_f32()
-    {
-        return Err(fail(format!(
-            "input {} is not float32 NWHC with 3 channels",
-            input.describe()
-        )));
-    }
+    let fail = |message: String| contract::fail(entry, message);
+    let input = contract::image_input(entry, inputs, Layout::Nwhc)?;
     let size = i64::from(entry.size);
     if size > 0
         && (input.shape[1] > 0 && input.shape[1] != size
