@@ -55,9 +55,36 @@ impl Drop for Upstream {
     }
 }
 
+/// The Lanczos background, computed on its own thread while detection and restoration
+/// run: it depends on the input alone, and on a large photo it is most of the paste stage
+/// (1.3 of 2.5 s on the 33 MP photo), so it uses the cores the detector and the restorer
+/// leave idle instead of waiting for them.
+struct PendingBackground(std::thread::JoinHandle<RgbImage>);
+
+impl PendingBackground {
+    fn start(rgb: Arc<RgbImage>, upscale: u32) -> Result<Self, PipelineError> {
+        std::thread::Builder::new()
+            .name("facefix-background".into())
+            .spawn(move || stages::background(&rgb, upscale))
+            .map(Self)
+            .map_err(|e| {
+                PipelineError::Internal(format!("cannot start the background thread: {e}"))
+            })
+    }
+
+    fn wait(self) -> Result<RgbImage, PipelineError> {
+        self.0
+            .join()
+            .map_err(|_| PipelineError::Internal("the background resize panicked".into()))
+    }
+}
+
 /// Result of the first blocking stage.
 struct Prepared {
-    rgb: RgbImage,
+    rgb: Arc<RgbImage>,
+    /// The enlarged background, under way (`None` for aligned faces and when the
+    /// background upsampler makes it).
+    background: Option<PendingBackground>,
     alpha: Option<GrayImage>,
     format: ImageFormat,
     source: SourceInfo,
@@ -142,6 +169,7 @@ impl FacePipeline {
         let (input_width, input_height) = prepared.rgb.dimensions();
         let Prepared {
             rgb,
+            background: lanczos,
             alpha,
             format,
             source,
@@ -158,7 +186,6 @@ impl FacePipeline {
         upstream.release();
         let restored = restored?;
         timings.restore = elapsed_ms(t);
-        let rgb = Arc::new(rgb);
         let background = match bg_upsampler {
             Some(upsampler) => {
                 // Enlarging the background is the first half of pasting back.
@@ -196,6 +223,8 @@ impl FacePipeline {
                 )
             } else if let Some(background) = background {
                 stages::paste_onto(background, restored, &affines, upscale)
+            } else if let Some(pending) = lanczos {
+                stages::paste_onto(pending.wait()?, restored, &affines, upscale)
             } else {
                 stages::paste(&rgb, restored, &affines, upscale)
             };
@@ -306,17 +335,23 @@ fn prepare(
             ),
         ));
     }
+    let rgb = Arc::new(decoded.rgb);
+    let background = if req.aligned || req.bg_upsampler.is_some() {
+        None
+    } else {
+        Some(PendingBackground::start(Arc::clone(&rgb), req.upscale)?)
+    };
     let (mut faces, mut crops, mut num_detected, mut stats) = (Vec::new(), Vec::new(), 0, None);
     if req.aligned {
         observer.entered(Stage::Align);
         let t = Instant::now();
         let side = restorer.input_side(f64::from(w.max(h)));
-        crops.push(stages::resize_linear(&decoded.rgb, side, side));
+        crops.push(stages::resize_linear(&rgb, side, side));
         timings.align = elapsed_ms(t);
     } else {
         observer.entered(Stage::Detect);
         let t = Instant::now();
-        let (found, s) = engine.detect_faces(&decoded.rgb, engine.detect_max_side)?;
+        let (found, s) = engine.detect_faces(&rgb, engine.detect_max_side)?;
         num_detected = found.len();
         faces = filter_faces(found, w, h, req.only_center_face);
         stats = Some(s);
@@ -328,14 +363,15 @@ fn prepare(
             let side = restorer.input_side(stages::source_side(&affine, size));
             // An enlarging restorer is fed the face at its own side; the paste-back
             // uses the affine of the restored `size` crop either way.
-            let (crop, _) = stages::align(&decoded.rgb, &f.landmarks, side);
+            let (crop, _) = stages::align(&rgb, &f.landmarks, side);
             f.affine = Some(affine);
             crops.push(crop);
         }
         timings.align = elapsed_ms(t);
     }
     Ok(Prepared {
-        rgb: decoded.rgb,
+        rgb,
+        background,
         alpha: decoded.alpha,
         format: decoded.format,
         source: decoded.source,

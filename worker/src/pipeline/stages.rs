@@ -33,9 +33,13 @@ pub fn paste(
     affines: &[Affine],
     upscale: u32,
 ) -> (RgbImage, Vec<Affine>) {
+    paste_onto(background(img, upscale), restored, affines, upscale)
+}
+
+/// The Lanczos background the faces are pasted onto: `img` enlarged `upscale`×.
+pub fn background(img: &RgbImage, upscale: u32) -> RgbImage {
     let (w, h) = img.dimensions();
-    let background = cv::resize_lanczos4(img, w * upscale, h * upscale);
-    paste_onto(background, restored, affines, upscale)
+    cv::resize_lanczos4(img, w * upscale, h * upscale)
 }
 
 /// The same faces pasted onto a background already enlarged `upscale`× (the background
