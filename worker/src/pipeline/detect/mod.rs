@@ -6,6 +6,7 @@ pub mod mtcnn;
 pub mod retinaface;
 pub mod working_resolution;
 
+pub use crate::pipeline::inference::model_args::DetectorKind;
 pub use working_resolution::{Refinement, WorkingResolution, detect_at_working_resolution};
 
 pub use mtcnn::{Mtcnn, MtcnnNets, MtcnnStats};
@@ -15,19 +16,6 @@ use crate::pipeline::error::PipelineError;
 use crate::pipeline::face::Face;
 use image::RgbImage;
 use serde::Serialize;
-
-/// Which detector a worker loads (`--detector`, `FACEFIX_DETECTOR`). One per process:
-/// jobs cannot choose.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum DetectorKind {
-    /// The MTCNN cascade (PNet pyramid, RNet, ONet).
-    #[default]
-    Mtcnn,
-    /// RetinaFace MobileNet-0.25, one pass over the whole image (what facexlib, and so
-    /// GFPGAN and CodeFormer, detect with).
-    #[value(name = "retinaface")]
-    RetinaFace,
-}
 
 /// The loaded detector.
 #[derive(Clone)]

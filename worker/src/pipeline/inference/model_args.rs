@@ -4,7 +4,6 @@
 
 use super::runtime::{ConvSearch, CudaTuning, Device, SessionOptions};
 use super::tensorrt::{self, TrtSettings};
-use crate::pipeline::detect::DetectorKind;
 use clap::Args;
 use facefix_shared::models::Precision;
 use std::path::{Path, PathBuf};
@@ -229,6 +228,20 @@ impl ModelArgs {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         (cores / self.sessions.max(1)).max(1)
     }
+}
+
+/// Which detector a worker loads (`--detector`, `FACEFIX_DETECTOR`); one per process, jobs
+/// cannot choose. The detectors live in `pipeline::detect` (which re-exports this); the
+/// choice is configuration, so it lives with the other flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DetectorKind {
+    /// The MTCNN cascade (PNet pyramid, RNet, ONet).
+    #[default]
+    Mtcnn,
+    /// RetinaFace MobileNet-0.25, one pass over the whole image (what facexlib, and so
+    /// GFPGAN and CodeFormer, detect with).
+    #[value(name = "retinaface")]
+    RetinaFace,
 }
 
 #[cfg(test)]
