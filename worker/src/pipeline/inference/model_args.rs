@@ -86,9 +86,9 @@ pub struct ModelArgs {
     #[arg(long, env = "FACEFIX_DETECTOR", value_enum, default_value_t = DetectorKind::Mtcnn)]
     pub detector: DetectorKind,
 
-    /// Where the face detector (MTCNN) runs: `cpu`, `cuda` or `auto`. CPU by default even
-    /// on GPU workers: its nets are small and every photo size gives the pyramid new
-    /// input shapes. On an H200 host a one-shot restore of a 512x512 photo spent 736 ms
+    /// Where the face detector (MTCNN or RetinaFace) runs: `cpu`, `cuda` or `auto`. CPU by
+    /// default even on GPU workers: the nets are small and every photo size gives them new
+    /// input shapes (MTCNN's pyramid most of all). On an H200 host a one-shot restore of a 512x512 photo spent 736 ms
     /// detecting on CUDA against 48 ms on the CPU (826 against 451 ms end to end, CUDA's
     /// start-up included; see docs/pipeline.md).
     #[arg(long, env = "FACEFIX_DETECTOR_DEVICE", value_enum, default_value_t = Device::Cpu)]
