@@ -191,3 +191,28 @@ fn jpeg_bytes_are_the_references_bytes() {
         assert!(ours == theirs.data, "{name}: bytes differ");
     }
 }
+
+#[test]
+fn large_jpegs_encoded_in_bands_decode_to_the_references_pixels() {
+    // Over 4 MP the encoder cuts the image into bands on the cores and joins them with
+    // restart markers: not the reference's bytes any more, but its pixels exactly.
+    let photo = load_rgb("images/astronaut.png");
+    let (w, h) = (2400u32, 1700u32);
+    let img = RgbImage::from_fn(w, h, |x, y| *photo.get_pixel(x % 512, y % 512));
+    let ours = encode(&img, None, ImageFormat::Jpeg, DEFAULT_JPEG_QUALITY).expect("encode");
+    let shape = vec![h as usize, w as usize, 3];
+    let Some(theirs) = oracle(
+        serde_json::json!({"op": "encode_jpeg"}),
+        &[u8_input(img.as_raw(), shape)],
+    ) else {
+        return;
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let has_restarts = ours.windows(2).any(|p| p == [0xFF, 0xD0]);
+    assert_eq!(has_restarts, cores > 1, "banded only with more than one core");
+    let limits = ImageLimits::default();
+    let a = decode(&ours, &limits).expect("decode ours");
+    let b = decode(&theirs.data, &limits).expect("decode the reference's");
+    assert_eq!(a.rgb.dimensions(), (w, h));
+    assert!(a.rgb.as_raw() == b.rgb.as_raw(), "decoded pixels differ");
+}

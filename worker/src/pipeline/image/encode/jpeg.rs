@@ -10,6 +10,17 @@ use turbojpeg_sys as tj;
 
 /// Encodes packed 8-bit RGB (`rgb.len() == width · height · 3`).
 pub fn encode_rgb(rgb: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u8>, String> {
+    encode_with_restarts(rgb, width, height, quality, 0)
+}
+
+/// [`encode_rgb`] with a restart marker every `restart_rows` MCU rows (0 = none).
+pub fn encode_with_restarts(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    quality: u8,
+    restart_rows: u32,
+) -> Result<Vec<u8>, String> {
     let (w, h) = (
         i32::try_from(width).map_err(|_| "width over i32")?,
         i32::try_from(height).map_err(|_| "height over i32")?,
@@ -27,6 +38,10 @@ pub fn encode_rgb(rgb: &[u8], width: u32, height: u32, quality: u8) -> Result<Ve
     handle.set(tj::TJPARAM_TJPARAM_FASTDCT, 0)?;
     handle.set(tj::TJPARAM_TJPARAM_OPTIMIZE, 0)?;
     handle.set(tj::TJPARAM_TJPARAM_PROGRESSIVE, 0)?;
+    handle.set(
+        tj::TJPARAM_TJPARAM_RESTARTROWS,
+        i32::try_from(restart_rows).map_err(|_| "restart interval over i32")?,
+    )?;
     let mut buf: *mut u8 = std::ptr::null_mut();
     let mut size: tj::size_t = 0;
     // SAFETY: `rgb` holds exactly height rows of width packed RGB pixels (checked above;

@@ -41,6 +41,7 @@ pub fn supports_alpha(format: ImageFormat) -> bool {
 }
 
 mod jpeg;
+mod jpeg_parts;
 
 /// Encodes `img` (plus `alpha` for PNG/WebP; ignored for JPEG) with no metadata.
 /// `jpeg_quality` is clamped to 1..=100 and used for JPEG only.
@@ -77,7 +78,7 @@ pub fn encode(
         }
         ImageFormat::Jpeg => {
             // JPEG has no alpha: `data` is the RGB buffer here.
-            return jpeg::encode_rgb(data, w, h, jpeg_quality)
+            return jpeg_parts::encode_in_parts(data, w, h, jpeg_quality, jpeg_parts(w, h))
                 .map_err(|message| EncodeError::Encoder { format, message });
         }
         ImageFormat::Webp => WebPEncoder::new_lossless(&mut out).write_image(data, w, h, color),
@@ -95,4 +96,14 @@ fn interleave(img: &RgbImage, alpha: &GrayImage) -> Vec<u8> {
         v.extend_from_slice(&[px[0], px[1], px[2], a]);
     }
     v
+}
+
+/// How many bands a JPEG of `w`×`h` is encoded in: one per core for large outputs
+/// (`jpeg_parts.rs`), one below [`jpeg_parts::MIN_PARALLEL_PIXELS`] — so small outputs keep
+/// the reference's exact bytes, and large ones its exact pixels.
+fn jpeg_parts(w: u32, h: u32) -> u32 {
+    if u64::from(w) * u64::from(h) < jpeg_parts::MIN_PARALLEL_PIXELS {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8) as u32)
 }
