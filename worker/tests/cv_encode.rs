@@ -209,7 +209,11 @@ fn large_jpegs_encoded_in_bands_decode_to_the_references_pixels() {
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let has_restarts = ours.windows(2).any(|p| p == [0xFF, 0xD0]);
-    assert_eq!(has_restarts, cores > 1, "banded only with more than one core");
+    assert_eq!(
+        has_restarts,
+        cores > 1,
+        "banded only with more than one core"
+    );
     let limits = ImageLimits::default();
     let a = decode(&ours, &limits).expect("decode ours");
     let b = decode(&theirs.data, &limits).expect("decode the reference's");

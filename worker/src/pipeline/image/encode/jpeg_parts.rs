@@ -13,8 +13,11 @@
 
 use super::jpeg::encode_with_restarts;
 
-/// Rows of one MCU at 4:2:0.
+/// Rows (and columns) of one MCU at 4:2:0.
 const MCU_ROWS: u32 = 16;
+/// The DRI marker holds the restart interval in 16 bits (MCUs): a wide image's band is
+/// then several intervals, whose markers are renumbered when the bands are joined.
+const MAX_INTERVAL_MCUS: u32 = 65_535;
 /// Below this many pixels one encoder is faster than starting threads and joining.
 pub const MIN_PARALLEL_PIXELS: u64 = 4_000_000;
 
@@ -26,6 +29,19 @@ pub fn encode_in_parts(
     quality: u8,
     parts: u32,
 ) -> Result<Vec<u8>, String> {
+    encode_in_parts_capped(rgb, width, height, quality, parts, MAX_INTERVAL_MCUS)
+}
+
+/// [`encode_in_parts`] with the restart interval capped at `max_interval_mcus` (tests
+/// use a small cap to exercise several intervals per band on small images).
+fn encode_in_parts_capped(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    quality: u8,
+    parts: u32,
+    max_interval_mcus: u32,
+) -> Result<Vec<u8>, String> {
     let mcu_rows = height.div_ceil(MCU_ROWS);
     let parts = parts.clamp(1, mcu_rows.max(1));
     if parts <= 1 {
@@ -34,7 +50,8 @@ pub fn encode_in_parts(
     if rgb.len() != width as usize * height as usize * 3 {
         return Err(format!("{} bytes is not {width}x{height} RGB", rgb.len()));
     }
-    let band_mcu_rows = mcu_rows.div_ceil(parts);
+    let (interval_rows, band_mcu_rows) =
+        band_layout(mcu_rows.div_ceil(parts), width, max_interval_mcus);
     let band_rows = band_mcu_rows * MCU_ROWS;
     let row_bytes = width as usize * 3;
     let bands: Vec<Result<Vec<u8>, String>> = std::thread::scope(|s| {
@@ -42,7 +59,7 @@ pub fn encode_in_parts(
             .chunks(band_rows as usize * row_bytes)
             .map(|band| {
                 let rows = (band.len() / row_bytes) as u32;
-                s.spawn(move || encode_with_restarts(band, width, rows, quality, band_mcu_rows))
+                s.spawn(move || encode_with_restarts(band, width, rows, quality, interval_rows))
             })
             .collect();
         handles
@@ -57,8 +74,18 @@ pub fn encode_in_parts(
     join(&bands, height)
 }
 
+/// MCU rows per restart interval and per band, for bands of about `target_rows` MCU rows:
+/// an interval is at most `max_interval_mcus` MCUs, and a band is whole intervals.
+fn band_layout(target_rows: u32, width: u32, max_interval_mcus: u32) -> (u32, u32) {
+    let mcus_per_row = width.div_ceil(MCU_ROWS).max(1);
+    let interval_rows = (max_interval_mcus / mcus_per_row).clamp(1, target_rows.max(1));
+    let band_rows = target_rows.div_ceil(interval_rows) * interval_rows;
+    (interval_rows, band_rows)
+}
+
 /// One file from band files: the first band's header with the full height, then each
-/// band's entropy-coded data, separated by RST0, RST1, … (modulo 8), then EOI.
+/// band's entropy-coded data with its restart markers renumbered to run on from the
+/// previous band's (RST0…RST7, modulo 8), a marker between bands, then EOI.
 fn join(bands: &[Vec<u8>], height: u32) -> Result<Vec<u8>, String> {
     let first = bands.first().ok_or("no bands")?;
     let (header_end, sof_height_at) = scan_header(first)?;
@@ -66,23 +93,37 @@ fn join(bands: &[Vec<u8>], height: u32) -> Result<Vec<u8>, String> {
     out.extend_from_slice(&first[..header_end]);
     let h = u16::try_from(height).map_err(|_| "height over 65535")?;
     out[sof_height_at..sof_height_at + 2].copy_from_slice(&h.to_be_bytes());
+    // Intervals written so far: the next marker is RST(intervals - 1 mod 8).
+    let mut intervals = 0usize;
     for (i, band) in bands.iter().enumerate() {
         let (start, _) = scan_header(band)?;
         let data = entropy_data(band, start)?;
-        if data
-            .windows(2)
-            .any(|w| w[0] == 0xFF && (0xD0..=0xD7).contains(&w[1]))
-        {
-            // A band is one restart interval; markers inside would need renumbering.
-            return Err(format!("JPEG band {i} holds a restart marker"));
-        }
         if i > 0 {
-            out.extend_from_slice(&[0xFF, 0xD0 + ((i - 1) % 8) as u8]);
+            out.extend_from_slice(&[0xFF, rst(intervals - 1)]);
         }
+        let from = out.len();
         out.extend_from_slice(data);
+        intervals += 1;
+        // Byte stuffing makes 0xFF in entropy-coded data a marker only when followed by
+        // D0–D7 (RSTn); 0xFF 0x00 is a data byte.
+        let mut k = from;
+        while k + 1 < out.len() {
+            if out[k] == 0xFF && (0xD0..=0xD7).contains(&out[k + 1]) {
+                out[k + 1] = rst(intervals - 1);
+                intervals += 1;
+                k += 2;
+            } else {
+                k += 1;
+            }
+        }
     }
     out.extend_from_slice(&[0xFF, 0xD9]);
     Ok(out)
+}
+
+/// The restart marker after interval `n` (0-based).
+fn rst(n: usize) -> u8 {
+    0xD0 + (n % 8) as u8
 }
 
 /// Where a baseline JPEG's entropy-coded data starts (after the SOS segment) and where
@@ -140,6 +181,31 @@ mod tests {
             let single = encode_with_restarts(&rgb, w, h, 95, band_mcu_rows).expect("single");
             assert!(joined == single, "{parts} parts: bytes differ");
         }
+    }
+
+    #[test]
+    fn wide_bands_of_several_intervals_are_renumbered_like_the_single_encoders() {
+        // 13 MCUs a row; a 30-MCU cap gives 2-row intervals, so bands hold several
+        // intervals and markers run past RST7 (the real cap, 65 535 MCUs, is hit by a
+        // 15 360 px wide output).
+        let (w, h) = (200, 400); // 25 MCU rows
+        let rgb = gradient(w, h);
+        for parts in [2, 3] {
+            let (interval_rows, _) = band_layout(25u32.div_ceil(parts), w, 30);
+            assert_eq!(interval_rows, 2);
+            let joined = encode_in_parts_capped(&rgb, w, h, 95, parts, 30).expect("parts");
+            let single = encode_with_restarts(&rgb, w, h, 95, interval_rows).expect("single");
+            assert!(joined == single, "{parts} parts: bytes differ");
+        }
+    }
+
+    #[test]
+    fn the_layout_keeps_intervals_under_the_marker_limit() {
+        // The 33 MP photo's x2 output: 960 MCUs a row, 540 MCU rows, two bands.
+        let (interval, band) = band_layout(270, 15_360, MAX_INTERVAL_MCUS);
+        assert!(interval * 960 <= MAX_INTERVAL_MCUS);
+        assert_eq!(band % interval, 0);
+        assert!(band >= 270);
     }
 
     #[test]
