@@ -120,7 +120,10 @@ class Run:
         uploads = []
         for i in range(self.options.jobs):
             if every and i % every == every - 1:
-                uploads.append(Upload(i, "slow", slow, "image/png", "?upscale=3&format=jpeg"))
+                # Slow on purpose: the faults hit a worker seen busy with one. Upscale 4 as
+                # PNG (15 MP of Lanczos and single-threaded deflate) keeps a job in progress
+                # long enough to be sampled now that JPEG outputs encode on every core.
+                uploads.append(Upload(i, "slow", slow, "image/png", "?upscale=4&format=png"))
             else:
                 uploads.append(Upload(i, "small", small, "image/png", "?upscale=1&format=png"))
         if self.scenario.poison:
