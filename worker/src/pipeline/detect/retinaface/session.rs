@@ -53,9 +53,10 @@ impl RetinaFaceSession {
         let (tx, rx) = bounded::<Command>(threads * 2);
         let mut workers = session_threads::Builder::new(tx);
         let mut device = ActiveDevice::Cpu;
+        // One check of the file against the manifest, then one session per thread.
+        let path = entry.path_in(models_dir);
+        runtime::verify_model_file(&path, entry.manifest_sha256())?;
         for i in 0..threads {
-            let path = entry.path_in(models_dir);
-            runtime::verify_model_file(&path, entry.manifest_sha256())?;
             let (session, dev) = runtime::build_session(env, &path, opts)?;
             check_contract(
                 entry,
